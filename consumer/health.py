@@ -1,0 +1,78 @@
+"""One small HTTP server for ``/metrics``, ``/healthz`` (the loop is alive) and ``/readyz``
+(the model is loaded and the consumer holds its group membership)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class Health:
+    """Liveness and readiness flags the worker updates."""
+
+    def __init__(self, stall_after_s: float) -> None:
+        self.stall_after_s = stall_after_s
+        self._beat = time.monotonic()
+        self.ready = False
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def alive(self) -> bool:
+        return time.monotonic() - self._beat < self.stall_after_s
+
+
+def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
+    routes: dict[str, Callable[[], tuple[int, bytes, str]]] = {
+        "/metrics": lambda: (200, generate_latest(registry), CONTENT_TYPE_LATEST),
+        "/healthz": lambda: (
+            (200, b"ok\n", "text/plain") if health.alive() else (503, b"stalled\n", "text/plain")
+        ),
+        "/readyz": lambda: (
+            (200, b"ready\n", "text/plain") if health.ready else (503, b"not ready\n", "text/plain")
+        ),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            route = routes.get(self.path.split("?", 1)[0])
+            status, body, ctype = route() if route else (404, b"not found\n", "text/plain")
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    return Handler
+
+
+class HealthServer:
+    """Serves the registry and the health flags on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, registry: CollectorRegistry, health: Health, host: str, port: int) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler(registry, health))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        log.info("http server listening", extra={"port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,180 @@
+"""The ONNX model the service serves: verify, load, tokenize, infer. No torch on this path.
+
+:meth:`OnnxClassifier.load` does all the work that can fail (manifest and sha256 check,
+tokenizer, ONNX Runtime session, one warm-up call) so a bad model directory stops the service
+at start-up, before it joins the consumer group — never on the first message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consumer.textprep import Preprocessing, encode_batch, prepare_tokenizer
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+
+
+class ModelError(RuntimeError):
+    """The model directory cannot be served."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    version: str
+    sha256: str
+    variant: str
+    labels: tuple[str, ...]
+    provider: str
+    max_length: int
+
+
+def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
+    """ONNX Runtime execution providers for ``auto`` | ``cuda`` | ``cpu``."""
+    if requested == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if requested == "cuda":
+        raise ModelError(
+            "execution provider 'cuda' requested but this onnxruntime has no CUDA support "
+            f"(available: {', '.join(available)}); install news-classifier[gpu]"
+        )
+    return ["CPUExecutionProvider"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float32, copy=False)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class OnnxClassifier:
+    """A verified model directory, ready to classify token-id batches."""
+
+    def __init__(
+        self, session: Any, tokenizer: Any, prep: Preprocessing, info: ModelInfo, cuda: bool
+    ) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self.prep = prep
+        self.info = info
+        self._cuda = cuda
+        self._inputs = {i.name for i in session.get_inputs()}
+        self._output = (
+            "logits"
+            if "logits" in {o.name for o in session.get_outputs()}
+            else (session.get_outputs()[0].name)
+        )
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, provider: str = "auto", intra_op_threads: int = 0
+    ) -> OnnxClassifier:
+        import onnxruntime as ort
+        from export.manifest import ManifestError, verify_model_dir
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise ModelError(f"model directory {model_dir} does not exist")
+        started = time.perf_counter()
+        try:
+            verify_model_dir(model_dir)
+            manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+            labels = tuple(str(x) for x in manifest["labels"])
+            sha = str(manifest["files"][MODEL_FILE])
+        except (ManifestError, OSError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model directory {model_dir} failed verification: {exc}") from exc
+        try:
+            prep = Preprocessing.load(model_dir)
+            tokenizer = prepare_tokenizer(Tokenizer.from_file(str(model_dir / "tokenizer.json")))
+        except Exception as exc:  # tokenizers raises plain Exception subclasses
+            raise ModelError(f"cannot load the tokenizer of {model_dir}: {exc}") from exc
+
+        providers = choose_providers(provider, ort.get_available_providers())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        try:
+            session = ort.InferenceSession(
+                str(model_dir / MODEL_FILE), options, providers=providers
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelError(f"ONNX Runtime cannot load {model_dir / MODEL_FILE}: {exc}") from exc
+        active = session.get_providers()[0]
+        n_out = session.get_outputs()[0].shape[-1]
+        if isinstance(n_out, int) and n_out != len(labels):
+            raise ModelError(
+                f"model has {n_out} outputs but the manifest lists {len(labels)} labels"
+            )
+        info = ModelInfo(
+            version=str(manifest.get("model_version", "unknown")),
+            sha256=sha,
+            variant=str(manifest.get("variant", "unknown")),
+            labels=labels,
+            provider=active,
+            max_length=prep.max_length,
+        )
+        model = cls(session, tokenizer, prep, info, cuda=active == "CUDAExecutionProvider")
+        model.predict(model.tokenize(["warm-up"]))  # fail here, not on the first message
+        log.info(
+            "model loaded",
+            extra={
+                "model_version": info.version,
+                "variant": info.variant,
+                "provider": info.provider,
+                "labels": list(labels),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return model
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, head+tail truncated exactly as in training. One tokenizer call."""
+        return encode_batch(self._tokenizer, texts, self.prep)
+
+    def _feeds(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+        longest = max(len(row) for row in ids)
+        input_ids = np.full((len(ids), longest), self.prep.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(ids), longest), dtype=np.int64)
+        for r, row in enumerate(ids):
+            input_ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        return {k: v for k, v in feeds.items() if k in self._inputs}
+
+    def predict(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Probabilities, shape (rows, labels), float32, rows in the order given."""
+        if not ids:
+            return np.zeros((0, len(self.info.labels)), dtype=np.float32)
+        feeds = self._feeds(ids)
+        if self._cuda:
+            binding = self._session.io_binding()
+            for name, array in feeds.items():
+                binding.bind_cpu_input(name, array)
+            binding.bind_output(self._output, "cuda")
+            self._session.run_with_iobinding(binding)
+            logits = binding.copy_outputs_to_cpu()[0]
+        else:
+            logits = self._session.run([self._output], feeds)[0]
+        probs = softmax(np.asarray(logits, dtype=np.float32))
+        if probs.shape != (len(ids), len(self.info.labels)):
+            raise ModelError(
+                f"model returned shape {probs.shape} for {len(ids)} rows and "
+                f"{len(self.info.labels)} labels"
+            )
+        return probs

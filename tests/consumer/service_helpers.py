@@ -1,0 +1,109 @@
+"""Helpers for the service tests: run the real service (in a thread or a process) on a real broker."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from consumer.corpus import iter_bbc
+from consumer.service import Service
+from consumer.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+_counter = itertools.count()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def bbc_articles(n: int, step: int = 7) -> list[dict[str, Any]]:
+    """``n`` real BBC articles spread over all labels (every ``step``-th file)."""
+    every = list(iter_bbc())
+    picked = every[::step][:n]
+    assert len(picked) == n
+    return picked
+
+
+def encoded(articles: list[dict[str, Any]]) -> list[bytes]:
+    return [json.dumps(a).encode() for a in articles]
+
+
+def service_settings(bootstrap: str, model_dir: Path, **overrides: Any) -> Settings:
+    n = next(_counter)
+    base: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "model_dir": model_dir,
+        "group_id": f"test-group-{os.getpid()}-{n}-{time.time_ns()}",
+        "client_id": f"test-client-{n}",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 500,
+        "metrics_port": 0,
+        "batch_max_size": 16,
+        "batch_max_wait_ms": 20,
+        "produce_timeout_s": 15,
+        "log_format": "text",
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+class ThreadedService:
+    """The real :class:`Service` on a background thread; ``error`` holds what ``run`` raised."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self.service = Service(settings, **kwargs)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="service", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.service.run()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.error = exc
+
+    def __enter__(self) -> ThreadedService:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        self.service.stop()
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "service did not stop"
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self.stop()
+
+
+def service_process(settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m consumer`` as its own process, configured only through the environment."""
+    env = {**os.environ, **settings_env, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "consumer"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
