@@ -132,6 +132,10 @@ class Worker:
         if s.exactly_once:
             self.producer.init_transactions()
         self.consumer.subscribe([s.input_topic], listener=_Revocations(self))
+        # kafka-python 3.0.12: a member whose first assignment comes back empty (topic metadata
+        # not known yet) rejoins, and a short poll() can abandon that rejoin, leaving the
+        # consumer silently without partitions. Fetching the topic's metadata first avoids it.
+        self.consumer.partitions_for_topic(s.input_topic)
         log.info(
             "consuming",
             extra={"topic": s.input_topic, "group": s.group_id, "delivery": s.delivery},

@@ -97,13 +97,26 @@ class ThreadedService:
             self.stop()
 
 
-def service_process(settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``python -m consumer`` as its own process, configured only through the environment."""
-    env = {**os.environ, **settings_env, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "consumer"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def service_process(settings_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m consumer`` as its own process, configured only through the environment,
+    its JSON logs written to ``log_path``."""
+    env = {**os.environ, **settings_env, "PYTHONPATH": str(REPO), "NEWSCLF_LOG_FORMAT": "json"}
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "consumer"], cwd=REPO, env=env, stdout=log, stderr=log
+        )
+
+
+def latest_assignment(log_path: Path) -> set[str] | None:
+    """The partitions a service process last logged as assigned (None before its first)."""
+    latest = None
+    if not log_path.exists():
+        return None
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("msg") == "partitions assigned":
+            latest = set(entry.get("partitions") or [])
+    return latest

@@ -14,6 +14,7 @@ from tests.consumer.service_helpers import (
     ThreadedService,
     bbc_articles,
     encoded,
+    latest_assignment,
     service_process,
     service_settings,
     wait_for,
@@ -132,7 +133,9 @@ def test_no_commit_when_producing_the_results_fails(kafka_bootstrap, tiny_model_
     t = topics(kafka_bootstrap)
     first = bbc_articles(3)
     produce_values(kafka_bootstrap, t["input_topic"], encoded(first))
-    settings = service_settings(kafka_bootstrap, tiny_model_dir, producer_max_request_size=2048, **t)
+    settings = service_settings(
+        kafka_bootstrap, tiny_model_dir, producer_max_request_size=2048, **t
+    )
     with ThreadedService(settings):
         consume_all(kafka_bootstrap, t["output_topic"], 3, timeout=60)
         wait_for(
@@ -164,7 +167,10 @@ class FailOnceBeforeCommit(Worker):
             raise RuntimeError("crash between produce and commit")
 
 
-def test_exactly_once_hides_aborted_outputs(kafka_bootstrap, tiny_model_dir):
+def test_exactly_once_hides_aborted_outputs(kafka_bootstrap, broker_kind, tiny_model_dir):
+    """Apache Kafka: a read_committed reader never sees the aborted batch, and the restarted
+    service's outputs appear exactly once. Tansu 0.6 does not filter aborted records for
+    read_committed readers (docs/brokers.md): that difference is asserted, not skipped."""
     t = topics(kafka_bootstrap)
     articles = bbc_articles(12)
     produce_values(kafka_bootstrap, t["input_topic"], encoded(articles))
@@ -180,19 +186,21 @@ def test_exactly_once_hides_aborted_outputs(kafka_bootstrap, tiny_model_dir):
     with svc:
         svc.join(60)
     assert isinstance(svc.error, DeliveryError)
-    # The aborted outputs reached the log but a read_committed reader never sees them.
+    # The aborted outputs reached the log ...
     uncommitted = consume_all(
-        kafka_bootstrap, t["output_topic"], 1, timeout=10, isolation_level="read_uncommitted"
+        kafka_bootstrap, t["output_topic"], 12, timeout=10, isolation_level="read_uncommitted"
     )
-    assert len(uncommitted) >= 1
-    assert consume_all(kafka_bootstrap, t["output_topic"], 0, timeout=3) == []
+    assert len(uncommitted) == len(articles)
+    # ... and their input offsets were not committed.
     assert committed_offsets(kafka_bootstrap, settings.group_id, t["input_topic"]).get(0) in (
         None,
         0,
     )
+    hidden = consume_all(kafka_bootstrap, t["output_topic"], 0, timeout=3)
+    assert len(hidden) == (0 if broker_kind == "kafka" else len(articles))
 
     with ThreadedService(settings):  # restart: the same records, now committed once
-        out = consume_all(kafka_bootstrap, t["output_topic"], len(articles), timeout=60)
+        out = consume_all(kafka_bootstrap, t["output_topic"], len(hidden) + len(articles), 60)
         wait_for(
             lambda: (
                 committed_offsets(kafka_bootstrap, settings.group_id, t["input_topic"]).get(0)
@@ -201,7 +209,9 @@ def test_exactly_once_hides_aborted_outputs(kafka_bootstrap, tiny_model_dir):
             30,
             "transactional offsets committed",
         )
-    assert Counter(json.loads(r.value)["id"] for r in out) == Counter(a["id"] for a in articles)
+    visible = Counter(json.loads(r.value)["id"] for r in out)
+    copies = 1 if broker_kind == "kafka" else 2
+    assert visible == Counter({a["id"]: copies for a in articles})
 
 
 def env_for(settings) -> dict[str, str]:
@@ -220,22 +230,22 @@ def env_for(settings) -> dict[str, str]:
     }
 
 
-def test_sigterm_mid_stream_loses_nothing(kafka_bootstrap, tiny_model_dir):
+def test_sigterm_mid_stream_loses_nothing(kafka_bootstrap, tiny_model_dir, tmp_path):
     t = topics(kafka_bootstrap)
     articles = bbc_articles(150, step=3)
     produce_values(kafka_bootstrap, t["input_topic"], encoded(articles))
     settings = service_settings(kafka_bootstrap, tiny_model_dir, **t)
     env = env_for(settings)
-    proc = service_process({**env, "NEWSCLF_CLIENT_ID": "first"})
+    proc = service_process({**env, "NEWSCLF_CLIENT_ID": "first"}, tmp_path / "first.log")
     try:
         consume_all(kafka_bootstrap, t["output_topic"], 10, timeout=90)  # mid-stream
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, proc.stdout.read().decode()[-3000:]
+        assert proc.wait(timeout=60) == 0, (tmp_path / "first.log").read_text()[-3000:]
     finally:
         proc.kill()
     done = committed_offsets(kafka_bootstrap, settings.group_id, t["input_topic"]).get(0) or 0
     assert done > 0, "the graceful stop committed its last batch"
-    second = service_process({**env, "NEWSCLF_CLIENT_ID": "second"})
+    second = service_process({**env, "NEWSCLF_CLIENT_ID": "second"}, tmp_path / "second.log")
     try:
         out = consume_all(kafka_bootstrap, t["output_topic"], len(articles), timeout=120)
     finally:
@@ -245,15 +255,25 @@ def test_sigterm_mid_stream_loses_nothing(kafka_bootstrap, tiny_model_dir):
     assert ids == Counter(a["id"] for a in articles), "every article exactly once across the stop"
 
 
-def test_three_processes_share_the_partitions(kafka_bootstrap, tiny_model_dir):
+def test_three_processes_share_the_partitions(kafka_bootstrap, tiny_model_dir, tmp_path):
     t = topics(kafka_bootstrap, partitions=6)
     settings = service_settings(kafka_bootstrap, tiny_model_dir, **t)
     env = env_for(settings)
-    procs = [service_process({**env, "NEWSCLF_CLIENT_ID": f"worker-{i}"}) for i in range(3)]
+    logs = [tmp_path / f"worker-{i}.log" for i in range(3)]
+    procs = [
+        service_process({**env, "NEWSCLF_CLIENT_ID": f"worker-{i}"}, log)
+        for i, log in enumerate(logs)
+    ]
+
+    def settled() -> bool:  # three members, each holding a share, the shares disjoint
+        shares = [latest_assignment(log) for log in logs]
+        if not all(shares):
+            return False
+        return sum(len(s) for s in shares) == 6 and len(set().union(*shares)) == 6
+
     try:
         articles = bbc_articles(180, step=4)
-        # wait for the group to settle on three members before producing
-        wait_for(lambda: _members(kafka_bootstrap, settings.group_id) == 3, 90, "three members")
+        wait_for(settled, 120, "the group to settle on three members")
         keys = [a["id"].encode() for a in articles]
         produce_values(kafka_bootstrap, t["input_topic"], encoded(articles), keys=keys)
         out = consume_all(kafka_bootstrap, t["output_topic"], len(articles), timeout=180)
@@ -266,16 +286,3 @@ def test_three_processes_share_the_partitions(kafka_bootstrap, tiny_model_dir):
     assert ids == Counter(a["id"] for a in articles), "every article classified exactly once"
     workers = Counter(dict(r.headers)["classified-by"].decode() for r in out)
     assert set(workers) == {"worker-0", "worker-1", "worker-2"}, workers
-
-
-def _members(bootstrap: str, group: str) -> int:
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        described = admin.describe_consumer_groups([group])
-        return len(described[0].members) if described else 0
-    except Exception:
-        return 0
-    finally:
-        admin.close()
