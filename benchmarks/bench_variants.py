@@ -37,8 +37,9 @@ def _torch_runner(checkpoint: Path, batches: list[list[list[int]]], pad: int):
 
 
 def run(checkpoint: Path, work: Path, n: int = 128, batch: int = 32) -> None:
-    from export.api import export_model  # training extras
     from tokenizers import Tokenizer
+
+    from export.pipeline import export_model  # training extras
 
     prep = Preprocessing.load(checkpoint)
     tok = prepare_tokenizer(Tokenizer.from_file(str(checkpoint / "tokenizer.json")))
