@@ -1,12 +1,11 @@
-"""The GPU check: the serving model wrapper on ONNX Runtime's CUDA provider against its CPU
-provider, side by side in one run, on the same real articles and batches.
+"""The GPU check: the serving model wrapper on ONNX Runtime's CUDA provider (fp16 model, IO
+binding) against its CPU provider (int8 model, the CPU production variant), side by side in
+one run, on the same real articles and batch plans.
 
-Run on a machine with a GPU and ``onnxruntime-gpu``:
+    python -m benchmarks.gpu --cuda-model DIR_FP16 --cpu-model DIR_INT8 [--texts heldout.jsonl]
 
-    python -m benchmarks.gpu MODEL_DIR_FP16 [MODEL_DIR_FP32] [--n 512]
-
-Prints articles/s per (provider, model, batch size) and the ratio against CPU. It also checks
-that the CUDA provider's labels agree with the CPU provider's on the same inputs.
+Prints articles/s per provider and batch size, the CUDA/CPU ratio, and how often the two
+agree on the label. Needs ``onnxruntime-gpu`` and a GPU.
 """
 
 from __future__ import annotations
@@ -22,23 +21,22 @@ import numpy as np
 
 
 def _texts(path: Path | None, n: int) -> list[str]:
-    if path is not None:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-        texts = [r["text"] for r in rows]
-    else:
+    if path is None:
         from benchmarks.common import texts as corpus_texts
 
         return corpus_texts(n)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    texts = [r["text"] for r in rows]
     while len(texts) < n:
         texts = texts + texts
     return texts[:n]
 
 
-def _throughput(model, ids: list[list[int]], batch: int, repeats: int = 3) -> float:
+def throughput(model, ids: list[list[int]], batch: int, repeats: int) -> float:
     from consumer.batching import plan_batches
 
     calls = plan_batches([len(x) for x in ids], batch, 1 << 30)
-    model.predict([ids[i] for i in calls[0]])  # warm-up (CUDA kernels, allocator)
+    model.predict([ids[i] for i in calls[0]])  # warm-up: kernels, allocator
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
@@ -49,38 +47,40 @@ def _throughput(model, ids: list[list[int]], batch: int, repeats: int = 3) -> fl
 
 
 def main(argv: list[str] | None = None) -> int:
+    import onnxruntime as ort
+
     from consumer.model import OnnxClassifier
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu")
-    parser.add_argument("model_dirs", type=Path, nargs="+")
+    parser.add_argument("--cuda-model", type=Path, required=True)
+    parser.add_argument("--cpu-model", type=Path, required=True)
     parser.add_argument("--texts", type=Path, default=None, help="JSONL with a text field")
     parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--batches", default="1,32,128")
+    parser.add_argument("--batches", default="1,8,32,128")
     parser.add_argument("--cpu-threads", type=int, default=min(os.cpu_count() or 1, 16))
     args = parser.parse_args(argv)
-    import onnxruntime as ort
 
-    print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}")
+    print(f"onnxruntime {ort.__version__}; providers {ort.get_available_providers()}")
+    gpu = OnnxClassifier.load(args.cuda_model, "cuda")
+    cpu = OnnxClassifier.load(args.cpu_model, "cpu", args.cpu_threads)
+    assert gpu.info.provider == "CUDAExecutionProvider", gpu.info.provider
     texts = _texts(args.texts, args.n)
+    ids = gpu.tokenize(texts)
+    agree = float(np.mean(np.argmax(gpu.predict(ids), 1) == np.argmax(cpu.predict(ids), 1)))
     rows = []
-    for model_dir in args.model_dirs:
-        cpu = OnnxClassifier.load(model_dir, "cpu", args.cpu_threads)
-        gpu = OnnxClassifier.load(model_dir, "cuda")
-        ids = cpu.tokenize(texts)
-        agree = float(
-            np.mean(np.argmax(cpu.predict(ids[:256]), 1) == np.argmax(gpu.predict(ids[:256]), 1))
-        )
-        for batch in (int(b) for b in args.batches.split(",")):
-            cpu_rate = _throughput(cpu, ids, batch, repeats=1 if batch == 1 else 2)
-            gpu_rate = _throughput(gpu, ids, batch)
-            rows.append((cpu.info.variant, batch, cpu_rate, gpu_rate, agree))
+    for batch in (int(b) for b in args.batches.split(",")):
+        c = throughput(cpu, ids, batch, repeats=1 if batch == 1 else 2)
+        g = throughput(gpu, ids, batch, repeats=3)
+        rows.append((batch, c, g))
     print(
-        f"\n{len(texts)} articles, max_length {cpu.prep.max_length}, CPU threads {args.cpu_threads}\n"
+        f"\n{len(ids)} articles, max_length {gpu.prep.max_length}; "
+        f"CUDA: {gpu.info.variant}, CPU ({args.cpu_threads} threads): {cpu.info.variant}; "
+        f"label agreement CUDA vs CPU: {agree:.3f}\n"
     )
-    print("| model | batch | CPU articles/s | CUDA articles/s | CUDA vs CPU | label agreement |")
-    print("|---|---|---|---|---|---|")
-    for variant, batch, c, g, a in rows:
-        print(f"| {variant} | {batch} | {c:.0f} | {g:.0f} | {g / c:.1f}x | {a:.3f} |")
+    print("| batch | CPU articles/s | CUDA articles/s | CUDA vs CPU |")
+    print("|---|---|---|---|")
+    for batch, c, g in rows:
+        print(f"| {batch} | {c:.0f} | {g:.0f} | {g / c:.1f}x |")
     return 0
 
 

@@ -82,8 +82,9 @@ class OnnxClassifier:
         cls, model_dir: Path, provider: str = "auto", intra_op_threads: int = 0
     ) -> OnnxClassifier:
         import onnxruntime as ort
-        from export.manifest import ManifestError, verify_model_dir
         from tokenizers import Tokenizer
+
+        from export.manifest import ManifestError, verify_model_dir
 
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
@@ -103,6 +104,10 @@ class OnnxClassifier:
             raise ModelError(f"cannot load the tokenizer of {model_dir}: {exc}") from exc
 
         providers = choose_providers(provider, ort.get_available_providers())
+        if providers[0] == "CUDAExecutionProvider" and hasattr(ort, "preload_dlls"):
+            # onnxruntime-gpu >= 1.21: load CUDA/cuDNN from the nvidia-* wheels when the system
+            # has none of its own (pip install onnxruntime-gpu[cuda,cudnn]).
+            ort.preload_dlls()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads:
