@@ -67,3 +67,10 @@ def test_serving_path_imports_no_torch():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_readme_lists_every_setting_and_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`NEWSCLF_{n.upper()}`" not in readme]
+    assert not missing, f"README lacks {missing}"
+    assert "make demo" in readme and "make test" in readme
