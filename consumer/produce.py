@@ -29,8 +29,10 @@ class ProduceReport:
         return self.sent / self.seconds if self.seconds > 0 else float("inf")
 
 
-def encode(item: dict[str, Any] | str) -> tuple[bytes | None, bytes]:
-    """(key, value) for one item: objects as JSON keyed by their id, text lines as they are."""
+def encode(item: dict[str, Any] | str | bytes) -> tuple[bytes | None, bytes]:
+    """(key, value) for one item: objects as JSON keyed by their id, text and bytes as they are."""
+    if isinstance(item, bytes):
+        return None, item
     if isinstance(item, str):
         return None, item.encode("utf-8")
     key = item.get("id")
@@ -78,7 +80,7 @@ class _Progress:
 
 
 def produce(
-    items: Iterable[dict[str, Any] | str],
+    items: Iterable[dict[str, Any] | str | bytes],
     *,
     bootstrap_servers: str,
     topic: str,
