@@ -1,0 +1,84 @@
+"""TrainConfig: JSON round trip, strict keys and types, flags over the config file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.cli import build_parser, config_from_args
+from training.config import TrainConfig
+from training.errors import TrainingError
+
+
+def test_round_trip_through_json(tmp_path):
+    config = TrainConfig(epochs=3, learning_rate=2e-4, limit=100, search_batch_sizes=[8])
+    path = config.save(tmp_path)
+    assert TrainConfig.load(path) == config
+
+
+def test_ints_are_accepted_for_floats():
+    assert TrainConfig.from_dict({"epochs": 3, "learning_rate": 1}).epochs == 3.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"epoch": 3}, "unknown key"),
+        ({"epochs": "3"}, "epochs must be a number"),
+        ({"batch_size": 1.5}, "batch_size must be an integer"),
+        ({"resume": "yes"}, "resume must be true or false"),
+        ({"search_learning_rates": [1e-4, "x"]}, "list of numbers"),
+        ({"head_tokens": 300, "max_length": 256}, "head_tokens must be between"),
+        ({"val_fraction": 0.5, "test_fraction": 0.45}, "at least 10% for training"),
+        ({"lr_scheduler": "exotic"}, "lr_scheduler must be one of"),
+        ({"epochs": 0}, "epochs must be positive"),
+    ],
+)
+def test_bad_values_are_training_errors(raw, message):
+    with pytest.raises(TrainingError, match=message):
+        TrainConfig.from_dict(raw)
+
+
+def test_training_windows_are_capped_and_keep_the_head_share():
+    assert TrainConfig().train_lengths() == (256, 192)  # serving 512/384: head is 3/4
+    assert TrainConfig(train_max_length=128).train_lengths() == (128, 96)
+    assert TrainConfig(max_length=64, head_tokens=48).train_lengths() == (64, 48)  # capped
+    assert TrainConfig(train_max_length=None).train_lengths() == (512, 384)
+    assert TrainConfig(train_max_length=100, train_head_tokens=10).train_lengths() == (100, 10)
+    with pytest.raises(TrainingError, match="train_head_tokens"):
+        TrainConfig(train_max_length=64, train_head_tokens=65)
+
+
+def test_non_object_json_is_rejected(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(TrainingError, match="expected a JSON object"):
+        TrainConfig.load(path)
+
+
+def test_flags_override_the_file_and_unset_flags_do_not(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"epochs": 5, "learning_rate": 3e-5, "limit": 400, "seed": 7}))
+    args = build_parser().parse_args(
+        ["--config", str(path), "--epochs", "1", "--lr", "2e-4", "--no-group-by-length"]
+    )
+    config = config_from_args(args)
+    assert config.epochs == 1.0 and config.learning_rate == 2e-4  # flags win
+    assert config.limit == 400 and config.seed == 7  # the file's values stay
+    assert config.group_by_length is False
+    assert config.batch_size == TrainConfig().batch_size  # neither: the default
+
+
+def test_search_subcommand_and_list_flags():
+    args = build_parser().parse_args(["--search-learning-rates", "1e-4,2e-4", "--target-f1", "0.9"])
+    config = config_from_args(args, search=True)
+    assert config.search and config.search_learning_rates == [1e-4, 2e-4]
+    assert config.target_f1 == 0.9
+
+
+def test_committed_default_config_matches_the_dataclass_defaults():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "default.json"
+    assert TrainConfig.load(path) == TrainConfig()

@@ -1,0 +1,76 @@
+"""The checkpoint's reports agree with the model they describe."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from consumer.textprep import Preprocessing
+from training.config import TrainConfig
+from training.report import METRIC_KEYS, render_markdown
+
+pytestmark = pytest.mark.slow
+
+REPORT_KEYS = {
+    "accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "per_class",
+    "confusion_matrix",
+    "labels",
+    "baseline",
+    "base_model",
+    "hyperparameters",
+    "train_seconds",
+    "split_sizes",
+}
+
+
+def test_eval_report_has_the_contract_keys(tiny_checkpoint):
+    report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
+    assert set(report) >= REPORT_KEYS
+    labels = report["labels"]
+    assert labels == sorted(labels) and len(labels) == 5
+    for part in (report, report["baseline"]):
+        for key in (*METRIC_KEYS, "per_class", "confusion_matrix", "labels"):
+            assert key in part
+        assert 0.0 <= part["macro_f1"] <= 1.0
+        assert sum(map(sum, part["confusion_matrix"])) == report["split_sizes"]["test"]
+    assert set(report["per_class"]) == set(labels)
+    assert report["hyperparameters"]["max_length"] == 64
+    assert report["train_seconds"] > 0
+    assert sum(report["split_sizes"].values()) == 250
+    assert report["data"]["duplicates"] == 100
+
+
+def test_markdown_and_png(tiny_checkpoint):
+    md = (tiny_checkpoint / "eval_report.md").read_text()
+    report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
+    assert md == render_markdown(report)
+    assert "| macro_f1 |" in md and "TF-IDF" in md
+    assert (tiny_checkpoint / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_config_is_saved(tiny_checkpoint):
+    config = TrainConfig.load(tiny_checkpoint / "training_config.json")
+    assert (config.limit, config.num_hidden_layers, config.max_length) == (250, 1, 64)
+
+
+def test_saved_checkpoint_reproduces_the_reported_test_accuracy(tiny_checkpoint):
+    """Reload the saved model, run it on heldout.jsonl through textprep: the same accuracy."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.train import predict_logits
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    prep = Preprocessing.load(tiny_checkpoint)
+    rows = [json.loads(x) for x in (tiny_checkpoint / "heldout.jsonl").read_text().splitlines()]
+    logits = predict_logits(model, tokenizer, [r["text"] for r in rows], prep)
+    predicted = [model.config.id2label[int(i)] for i in np.argmax(logits, axis=-1)]
+    accuracy = np.mean([p == r["label"] for p, r in zip(predicted, rows, strict=True)])
+    report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
+    assert accuracy == pytest.approx(report["accuracy"])

@@ -1,0 +1,15 @@
+"""Settings for tests that train: one layer, short texts, a small stratified BBC slice."""
+
+from __future__ import annotations
+
+TINY: dict = {
+    "limit": 120,
+    "num_hidden_layers": 1,
+    "max_length": 32,
+    "head_tokens": 24,
+    "epochs": 2.0,
+    "batch_size": 16,
+    "learning_rate": 1e-3,
+    "freeze_embeddings": True,
+    "baseline": False,
+}

