@@ -241,6 +241,7 @@ def test_send_offsets_to_transaction_commits_offsets_only_with_the_transaction(
         producer.send_offsets_to_transaction(
             {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1)}, consumer.group_metadata()
         )
+        producer.flush()  # the aborted records reach the log before the abort
         producer.abort_transaction()
     finally:
         consumer.close()
