@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--count", type=int, default=0, help="held-out articles to stream (0: all)")
-    parser.add_argument("--rate", type=float, default=10.0, help="articles per second")
+    parser.add_argument("--rate", type=float, default=5.0, help="articles per second")
     parser.add_argument("--variant", default="int8", choices=["fp32", "optimized", "int8", "fp16"])
     parser.add_argument("--metrics-port", type=int, default=8000)
     parser.add_argument(
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="keep serving after the stream ends")
     args = parser.parse_args(argv)
     logs.configure("WARNING", "text")
+    # kafka-python logs every refused connection while the embedded broker starts: noise here
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
     checkpoint, model_dir = args.artifacts / "checkpoint", args.artifacts / "model"
     try:
