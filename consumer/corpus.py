@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger(__name__)
 
 
 class CorpusError(ValueError):
@@ -29,10 +32,20 @@ def bbc_root() -> Path:
     return root
 
 
+def read_text(path: Path) -> str:
+    """A corpus file's text: UTF-8, else Windows-1252 (one BBC article has a lone 0xA3 pound
+    sign; cp1252 reads it correctly)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        log.info("data.decode_fallback file=%s encoding=cp1252", path)
+        return raw.decode("cp1252", errors="replace")
+
+
 def read_bbc_file(path: Path) -> tuple[str, str]:
     """(title, body): the title is the first line, the body the rest."""
-    raw = path.read_bytes().decode("utf-8", errors="replace")
-    title, _, body = raw.strip().partition("\n")
+    title, _, body = read_text(path).strip().partition("\n")
     return title.strip(), body.strip()
 
 

