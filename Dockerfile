@@ -22,9 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY newsclf ./newsclf
 COPY consumer ./consumer
-COPY export/__init__.py export/manifest.py ./export/
-COPY training/__init__.py ./training/
 RUN pip install ".[${EXTRAS}]" && useradd --uid 10001 --no-create-home newsclf
 
 COPY ${MODEL_DIR} /model

@@ -29,15 +29,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install the project (cpu, train and dev extras)
 
 demo: install ## the main job end to end: embedded broker, train, export, serve, stream, watch
-	$(PY) -m consumer.demo
+	$(PY) -m devkit.demo
 
 test: install ## the whole suite: unit + integration against Apache Kafka, then the Kafka tests against the embedded broker
 	bash scripts/test.sh
 
 lint: install ## ruff + mypy
-	$(PY) -m ruff check consumer training export tests benchmarks
-	$(PY) -m ruff format --check consumer training export tests benchmarks
-	$(PY) -m mypy consumer training export
+	$(PY) -m ruff check newsclf consumer training export devkit tests benchmarks
+	$(PY) -m ruff format --check newsclf consumer training export devkit tests benchmarks
+	$(PY) -m mypy newsclf consumer training export devkit
 
 train: install ## fine-tune the default model on the default corpus into $(CHECKPOINT)
 	$(PY) -m training --output $(CHECKPOINT)

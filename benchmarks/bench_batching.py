@@ -12,7 +12,7 @@ from pathlib import Path
 from benchmarks.common import articles, best_of, table
 from consumer.batching import padded_tokens, plan_batches
 from consumer.model import OnnxClassifier
-from consumer.textprep import compose
+from newsclf.textprep import compose
 
 
 def run(

@@ -84,7 +84,7 @@ def one(bootstrap: str, model_dir: Path, n: int, batch: int, tag: str) -> list[o
 def run(bootstrap: str | None, model_dir: Path, n: int = 400, batch: int = 32) -> None:
     from contextlib import nullcontext
 
-    from consumer.broker import EmbeddedBroker
+    from devkit.broker import EmbeddedBroker
 
     ctx = nullcontext(None) if bootstrap else EmbeddedBroker()
     with ctx as broker:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.common import best_of, table, texts
 from consumer.model import OnnxClassifier
-from consumer.textprep import Preprocessing, encode_batch, prepare_tokenizer
+from newsclf.textprep import Preprocessing, encode_batch, prepare_tokenizer
 
 
 def _torch_runner(checkpoint: Path, batches: list[list[list[int]]], pad: int):

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from consumer.corpus import iter_bbc
-from consumer.textprep import compose
+from newsclf.corpus import iter_bbc
+from newsclf.textprep import compose
 
 
 def articles(n: int) -> list[dict[str, Any]]:

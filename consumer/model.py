@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from consumer.textprep import Preprocessing, encode_batch, prepare_tokenizer
+from newsclf.feeds import build_feeds
+from newsclf.textprep import Preprocessing, encode_batch, prepare_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class OnnxClassifier:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from export.manifest import ManifestError, verify_model_dir
+        from newsclf.manifest import ManifestError, verify_model_dir
 
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
@@ -151,16 +152,7 @@ class OnnxClassifier:
         return encode_batch(self._tokenizer, texts, self.prep)
 
     def _feeds(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
-        longest = max(len(row) for row in ids)
-        input_ids = np.full((len(ids), longest), self.prep.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(ids), longest), dtype=np.int64)
-        for r, row in enumerate(ids):
-            input_ids[r, : len(row)] = row
-            mask[r, : len(row)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        return {k: v for k, v in feeds.items() if k in self._inputs}
+        return build_feeds(ids, self.prep.pad_token_id, self._inputs)
 
     def predict(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Probabilities, shape (rows, labels), float32, rows in the order given."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.corpus import CorpusError, iter_bbc, iter_jsonl
+from newsclf.corpus import CorpusError, iter_bbc, iter_jsonl
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from consumer.textprep import compose
+from newsclf.textprep import compose
 
 MAX_ID_LENGTH = 256
 

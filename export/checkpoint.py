@@ -1,6 +1,6 @@
 """Reading a training checkpoint directory: what it holds, its labels, its evaluation.
 
-Standard library + ``consumer.textprep`` only, so bad input is rejected before anything heavy
+Standard library + ``newsclf.textprep`` only, so bad input is rejected before anything heavy
 (torch, transformers, Optimum) is imported.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.textprep import PREPROCESSING_FILE, Preprocessing
+from newsclf.textprep import PREPROCESSING_FILE, Preprocessing
 from export.errors import CheckpointError, EvalGateError
 
 log = logging.getLogger(__name__)

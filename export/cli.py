@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from export.errors import ExportError
-from export.manifest import ManifestError
+from newsclf.manifest import ManifestError
 from export.parity import DEFAULT_SAMPLES
 from export.variants import INT8_TARGETS, VARIANTS
 

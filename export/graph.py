@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.errors import ExportError
-from export.manifest import KNOWN_INPUTS
+from newsclf.manifest import KNOWN_INPUTS
 
 LOGITS = "logits"
 REQUIRED_INPUTS = ("input_ids", "attention_mask")

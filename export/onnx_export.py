@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from export.errors import ExportError
-from export.manifest import MODEL_FILE
+from newsclf.manifest import MODEL_FILE
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Parity: does the ONNX model reproduce the PyTorch checkpoint on real articles?
 
-Both models see the same token ids, built by :func:`consumer.textprep.encode_batch` with the
+Both models see the same token ids, built by :func:`newsclf.textprep.encode_batch` with the
 checkpoint's ``preprocessing.json`` and padded as the consumer pads them (``pad_token_id``,
 attention mask, zero ``token_type_ids``), in mixed-length batches so padding is exercised.
 The report holds the largest absolute logit difference and the share of articles on which
@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consumer.textprep import Preprocessing, compose, encode_batch, prepare_tokenizer
+from newsclf.feeds import build_feeds
+from newsclf.textprep import Preprocessing, compose, encode_batch, prepare_tokenizer
 from export.checkpoint import TOKENIZER_JSON, Checkpoint
 from export.errors import ExportError, ParityError
 
@@ -147,24 +148,11 @@ def load_parity_data(path: Path, samples: int) -> ParityData:
 def _batches(
     ids: Sequence[Sequence[int]], prep: Preprocessing, inputs: Sequence[str], size: int
 ) -> list[dict[str, np.ndarray]]:
-    import numpy as np
-
-    out = []
-    for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
-        longest = max(len(row) for row in chunk)
-        input_ids = np.full((len(chunk), longest), prep.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(chunk), longest), dtype=np.int64)
-        for r, row in enumerate(chunk):
-            input_ids[r, : len(row)] = row
-            mask[r, : len(row)] = 1
-        feeds = {
-            "input_ids": input_ids,
-            "attention_mask": mask,
-            "token_type_ids": np.zeros_like(input_ids),
-        }
-        out.append({k: v for k, v in feeds.items() if k in inputs})
-    return out
+    """Consecutive chunks of ``size`` rows, each padded by the consumer's own feed builder."""
+    return [
+        build_feeds(ids[start : start + size], prep.pad_token_id, inputs)
+        for start in range(0, len(ids), size)
+    ]
 
 
 def _torch_logits(checkpoint: Path, batches: list[dict[str, np.ndarray]]) -> np.ndarray:

@@ -18,10 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from consumer.textprep import PREPROCESSING_FILE
+from newsclf.textprep import PREPROCESSING_FILE
 from export.checkpoint import CONFIG_FILE, Checkpoint, check_eval_gate, load_checkpoint
 from export.errors import ExportError, OutputError
-from export.manifest import (
+from newsclf.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
     Manifest,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ExportError
-from export.manifest import MODEL_FILE
+from newsclf.manifest import MODEL_FILE
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ class TrainConfig:
     allow_hub: bool = False  # False: local files only, never touch a model hub
     num_hidden_layers: int | None = None  # truncate the encoder/decoder (tests, probes)
     output: str = "artifacts/checkpoint"
-    # text preparation (consumer.textprep): what evaluation and serving use (preprocessing.json)
+    # text preparation (newsclf.textprep): what evaluation and serving use (preprocessing.json)
     max_length: int = 512
     head_tokens: int = 384
     # Training may see shorter head+tail windows than serving (capped at max_length): on CPU,

@@ -1,6 +1,6 @@
 """Load labelled articles: folder-per-label, CSV or JSONL; the BBC News corpus by default.
 
-Every text goes through :func:`consumer.textprep.compose`, the function serving uses, so the
+Every text goes through :func:`newsclf.textprep.compose`, the function serving uses, so the
 model trains on exactly the string it will see in production. Empty and exact-duplicate
 articles are dropped (duplicates would leak between the splits) and the counts are logged.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consumer.corpus import CorpusError, bbc_root, read_text
-from consumer.textprep import compose
+from newsclf.corpus import CorpusError, bbc_root, read_text
+from newsclf.textprep import compose
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)

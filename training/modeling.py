@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenizers import Tokenizer
 
-from consumer.textprep import prepare_tokenizer
+from newsclf.textprep import prepare_tokenizer
 from training.errors import TrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,7 +108,7 @@ def load_model(
 
 def backend_tokenizer(tokenizer: PreTrainedTokenizerFast) -> Tokenizer:
     """A copy of the Rust tokenizer with truncation/padding off, for
-    :func:`consumer.textprep.encode_batch` (the HF tokenizer itself is left untouched)."""
+    :func:`newsclf.textprep.encode_batch` (the HF tokenizer itself is left untouched)."""
     return prepare_tokenizer(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()))
 
 

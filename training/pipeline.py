@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from consumer.textprep import Preprocessing
+from newsclf.textprep import Preprocessing
 from training.baseline import run_baseline
 from training.config import TrainConfig
 from training.data import Dataset, load_dataset

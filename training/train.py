@@ -1,4 +1,4 @@
-"""Fine-tuning with ``transformers.Trainer``; tokenisation through ``consumer.textprep``."""
+"""Fine-tuning with ``transformers.Trainer``; tokenisation through ``newsclf.textprep``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from consumer.textprep import Preprocessing, encode_batch
+from newsclf.textprep import Preprocessing, encode_batch
 from training.config import TrainConfig
 from training.metrics import classification_metrics
 from training.modeling import backend_tokenizer

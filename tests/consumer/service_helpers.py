@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consumer.corpus import iter_bbc
+from newsclf.corpus import iter_bbc
 from consumer.service import Service
 from consumer.settings import Settings
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from consumer import demo
+from devkit import demo
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

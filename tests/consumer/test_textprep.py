@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.textprep import Preprocessing, compose, head_tail, normalize_text
+from newsclf.textprep import Preprocessing, compose, head_tail, normalize_text
 
 
 def test_normalize_collapses_whitespace_and_controls():

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from consumer.textprep import Preprocessing
+from newsclf.textprep import Preprocessing
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.textprep import Preprocessing, encode_batch, prepare_tokenizer
+from newsclf.textprep import Preprocessing, encode_batch, prepare_tokenizer
 from export.cli import main
 from export.errors import EvalGateError, ParityError
-from export.manifest import Manifest, ManifestError, sha256_file, verify_model_dir
+from newsclf.manifest import Manifest, ManifestError, sha256_file, verify_model_dir
 from export.parity import DEFAULT_THRESHOLDS, ParityThresholds
 from export.pipeline import export_model
 

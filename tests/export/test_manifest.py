@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from export.manifest import (
+from newsclf.manifest import (
     MANIFEST_FILE,
     Manifest,
     ManifestError,
@@ -164,7 +164,7 @@ def test_manifest_error_is_a_value_error() -> None:
 
 def test_manifest_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, export.manifest; "
+        "import sys, newsclf.manifest; "
         "heavy = {'torch', 'transformers', 'onnx', 'onnxruntime', 'optimum', 'numpy'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -11,7 +11,7 @@ import time
 import pytest
 from kafka import KafkaProducer, OffsetAndMetadata, TopicPartition
 
-from consumer.broker import BrokerError, EmbeddedBroker, PortInUseError, wait_for_broker
+from devkit.broker import BrokerError, EmbeddedBroker, PortInUseError, wait_for_broker
 from tests.fixtures.kafka import (
     committed_offsets,
     consume_all,

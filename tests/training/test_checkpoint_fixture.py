@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from consumer.textprep import Preprocessing
+from newsclf.textprep import Preprocessing
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.textprep import compose
+from newsclf.textprep import compose
 from training.data import default_data_dir, load_dataset
 from training.errors import TrainingError
 

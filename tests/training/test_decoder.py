@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from consumer.textprep import Preprocessing
+from newsclf.textprep import Preprocessing
 from tests.training.tiny import TINY
 from training.config import TrainConfig
 from training.data import load_dataset

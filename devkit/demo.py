@@ -73,7 +73,7 @@ def broker() -> Iterator[str]:
         print(f"using the Kafka cluster at {given}")
         yield given
         return
-    from consumer.broker import EmbeddedBroker
+    from devkit.broker import EmbeddedBroker
 
     with EmbeddedBroker() as embedded:
         print(f"started the embedded broker (Tansu) at {embedded.bootstrap}")
@@ -130,7 +130,7 @@ def watch(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m consumer.demo",
+        prog="python -m devkit.demo",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
