@@ -1,4 +1,8 @@
-"""``python -m consumer``: run the classification service. Configuration: NEWSCLF_* variables."""
+"""``python -m consumer``: run the classification service. Configuration: NEWSCLF_* variables.
+
+Exit codes are :class:`consumer.errors.ExitCode`; a non-zero exit after start-up ends with one
+JSON log line carrying ``exit_code``, ``exit`` and ``reason``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from consumer import logs
+from consumer.errors import ExitCode, FatalError
 from consumer.model import ModelError
 from consumer.settings import Settings
-from consumer.worker import DeliveryError
 
 log = logging.getLogger("consumer")
 
@@ -23,6 +27,7 @@ def _settings_help() -> str:
         default = field.get_default(call_default_factory=False)
         shown = "<hostname-based>" if field.default_factory else default
         lines.append(f"  NEWSCLF_{name.upper():28s} default: {shown}")
+    lines.append("exit codes: " + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode))
     return "\n".join(lines)
 
 
@@ -32,6 +37,29 @@ def _one_line(exc: ValidationError) -> str:
         f"NEWSCLF_{'.'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
         for e in errs
     )
+
+
+def _exit(code: ExitCode, reason: str) -> int:
+    log.error(
+        "exiting", extra={"exit_code": int(code), "exit": code.name.lower(), "reason": reason}
+    )
+    return int(code)
+
+
+def start_error(exc: BaseException, settings: Settings) -> tuple[ExitCode, str] | None:
+    """The exit code and one line for a failure to start, or None when it is unexpected."""
+    if isinstance(exc, ModelError):
+        return ExitCode.CONFIG, str(exc)
+    if isinstance(exc, KafkaError):
+        name = type(exc).__name__
+        if "Authentication" in name or "Sasl" in name or "Authorization" in name:
+            what = "authentication refused by Kafka"
+        else:
+            what = "cannot connect to Kafka"
+        return ExitCode.KAFKA_START, f"{what} at {settings.bootstrap_servers}: {name}: {exc}"
+    if isinstance(exc, OSError):
+        return ExitCode.KAFKA_START, f"cannot start: {exc}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,37 +84,41 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**overrides)
     except ValidationError as exc:
         print(f"error: invalid settings: {_one_line(exc)}", file=sys.stderr)
-        return 2
+        return int(ExitCode.CONFIG)
     logs.configure(settings.log_level, settings.log_format)
+    for line in settings.deprecations():
+        log.warning(line)
+    if settings.workers > 1:
+        from consumer.supervisor import supervise
 
+        return supervise(settings)
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    """One service process: start, run until SIGTERM or a fatal error, return its exit code."""
     from consumer.service import Service  # imports onnxruntime: after the cheap checks
 
     try:
         service = Service(settings)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KafkaError as exc:
-        print(
-            f"error: cannot connect to Kafka at {settings.bootstrap_servers}: {exc}",
-            file=sys.stderr,
-        )
-        return 3
-    except OSError as exc:
-        print(f"error: cannot start: {exc}", file=sys.stderr)
-        return 3
+    except Exception as exc:
+        known = start_error(exc, settings)
+        if known is None:
+            raise
+        code, reason = known
+        print(f"error: {reason}", file=sys.stderr)
+        return int(code)
     service.install_signal_handlers()
     try:
         service.run()
-    except DeliveryError as exc:
-        log.error(
-            "delivery failed; exiting so the batch is re-delivered", extra={"error": str(exc)}
-        )
-        return 1
+    except FatalError as exc:
+        return _exit(exc.code, exc.reason)
     except KafkaError as exc:
-        log.error("kafka error", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    return 0
+        return _exit(ExitCode.INTERNAL, f"unexpected Kafka error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        log.exception("unexpected error")
+        return _exit(ExitCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+    return int(ExitCode.OK)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
-"""One small HTTP server for ``/metrics``, ``/healthz`` (the loop is alive) and ``/readyz``
-(the model is loaded and the consumer holds its group membership)."""
+"""One small HTTP server for ``/metrics``, ``/healthz`` (the loop is alive) and ``/readyz``.
+
+Ready means: the model is loaded, the consumer is a member of its group (with or without
+partitions: an extra replica is ready too), and nothing is degraded: not draining, no delivery
+stalled past the produce timeout, no inference retrying after a failure of the machine. The
+body of a 503 says which."""
 
 from __future__ import annotations
 
@@ -15,18 +19,26 @@ log = logging.getLogger(__name__)
 
 
 class Health:
-    """Liveness and readiness flags the worker updates."""
+    """Liveness and readiness flags the loop updates."""
 
     def __init__(self, stall_after_s: float) -> None:
         self.stall_after_s = stall_after_s
         self._beat = time.monotonic()
-        self.ready = False
+        self.not_ready_because: str | None = "starting"
 
     def beat(self) -> None:
         self._beat = time.monotonic()
 
     def alive(self) -> bool:
         return time.monotonic() - self._beat < self.stall_after_s
+
+    @property
+    def ready(self) -> bool:
+        return self.not_ready_because is None
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self.not_ready_because = None if value else "not ready"
 
 
 def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
@@ -36,7 +48,9 @@ def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPReques
             (200, b"ok\n", "text/plain") if health.alive() else (503, b"stalled\n", "text/plain")
         ),
         "/readyz": lambda: (
-            (200, b"ready\n", "text/plain") if health.ready else (503, b"not ready\n", "text/plain")
+            (200, b"ready\n", "text/plain")
+            if health.ready
+            else (503, f"not ready: {health.not_ready_because}\n".encode(), "text/plain")
         ),
     }
 

@@ -13,23 +13,36 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import TopicAlreadyExistsError
 
 from consumer.settings import Settings
 
+ASSIGNORS = {
+    "range": RangePartitionAssignor,
+    "roundrobin": RoundRobinPartitionAssignor,
+    "cooperative-sticky": CooperativeStickyAssignor,
+}
+
 
 def make_consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(
+    conf: dict[str, Any] = {
         **settings.kafka_common(),
-        group_id=settings.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset=settings.auto_offset_reset,
-        isolation_level="read_committed",
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        max_poll_interval_ms=settings.max_poll_interval_ms,
-        max_poll_records=settings.batch_max_size,
-    )
+        "group_id": settings.group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": settings.auto_offset_reset,
+        "isolation_level": "read_committed",
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "max_poll_interval_ms": settings.max_poll_interval_ms,
+        "max_poll_records": settings.poll_max_records,
+        "partition_assignment_strategy": (ASSIGNORS[settings.partition_assignment],),
+    }
+    if settings.group_instance_id:
+        conf["group_instance_id"] = settings.group_instance_id
+    return KafkaConsumer(**conf)
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
@@ -41,6 +54,9 @@ def make_producer(settings: Settings) -> KafkaProducer:
         "max_request_size": settings.producer_max_request_size,
         "request_timeout_ms": int(settings.produce_timeout_s * 1000),
         "max_block_ms": int(settings.produce_timeout_s * 1000),
+        # The producer retries (idempotently: no duplicates) through a broker outage for this
+        # long before a send fails; then the service exits 5 (consumer.delivery).
+        "delivery_timeout_ms": int(settings.delivery_timeout_s * 1000),
     }
     if settings.exactly_once:
         conf["transactional_id"] = settings.effective_transactional_id()

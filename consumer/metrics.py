@@ -1,11 +1,58 @@
-"""Prometheus metrics of the service, one registry per service instance (tests run several)."""
+"""Prometheus metrics of the service, and the stage timer.
+
+One registry per service instance (tests run several). With several worker processes in one
+pod (``NEWSCLF_WORKERS``) prometheus-client's multiprocess mode aggregates them: the values
+live in ``PROMETHEUS_MULTIPROC_DIR`` and the supervisor serves one ``/metrics``.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-STAGES = ("decode", "tokenize", "infer", "produce", "commit")
+# One label per stage; a stage is timed on one thread at a time and never inside another.
+STAGES = ("poll", "decode", "tokenize", "infer", "serialize", "send", "commit")
+
+
+class StageOverlapError(RuntimeError):
+    """A stage timer was started inside another on the same thread."""
+
+
+class StageTimer:
+    """``with timer("decode"): ...`` observes the seconds into the stage histogram and keeps
+    running totals (for benchmarks). Timers of one thread never nest, so per-thread stage
+    times add up to at most that thread's wall time."""
+
+    def __init__(self, histogram: Histogram | None = None) -> None:
+        self._histogram = histogram
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.totals: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        current = getattr(self._local, "stage", None)
+        if current is not None:
+            raise StageOverlapError(f"stage {stage!r} started inside {current!r}")
+        self._local.stage = stage
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - started
+            self._local.stage = None
+            if self._histogram is not None:
+                self._histogram.labels(stage=stage).observe(seconds)
+            with self._lock:
+                self.totals[stage] += seconds
+                self.counts[stage] += 1
 
 
 class Metrics:
@@ -25,20 +72,24 @@ class Metrics:
             registry=r,
             buckets=LATENCY_BUCKETS,
         )
+        self.timer = StageTimer(self.stage)
         self.batch_size = Histogram(
             "newsclf_batch_size",
             "Records per batch.",
             registry=r,
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
         )
         self.batch_tokens = Histogram(
             "newsclf_batch_tokens",
             "Padded tokens fed to the model per batch.",
             registry=r,
-            buckets=(64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536),
+            buckets=(64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072),
         )
         self.messages = Counter(
             "newsclf_messages_total", "Input records by outcome.", ["outcome"], registry=r
+        )
+        self.dead_letters = Counter(
+            "newsclf_dead_letters_total", "Dead letters by error class.", ["error"], registry=r
         )
         self.predictions = Counter(
             "newsclf_predictions_total", "Classified articles by label.", ["label"], registry=r
@@ -50,16 +101,46 @@ class Metrics:
             buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
         )
         self.batches = Counter(
-            "newsclf_batches_total", "Batches by result (ok | failed).", ["result"], registry=r
+            "newsclf_batches_total",
+            "Batches by result (committed | dropped in a rebalance).",
+            ["result"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "newsclf_retries_total",
+            "Retries after failures of the machine or the broker, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "newsclf_batches_in_flight",
+            "Batches between poll and commit.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.paused = Gauge(
+            "newsclf_input_paused",
+            "1 while the input partitions are paused (backpressure).",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.lag = Gauge(
             "newsclf_consumer_lag",
-            "Records behind the log end.",
+            "Records behind the log end, per partition this member owns.",
             ["topic", "partition"],
             registry=r,
+            multiprocess_mode="livesum",
         )
-        self.model = Info("newsclf_model", "The model being served.", registry=r)
+        self.model = Gauge(
+            "newsclf_model_info",
+            "The model being served (value 1).",
+            ["version", "sha256", "manifest_sha256", "variant", "provider", "labels"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         for stage in STAGES:
             self.stage.labels(stage=stage)
         for outcome in ("classified", "dead_lettered"):
             self.messages.labels(outcome=outcome)
+        for result in ("committed", "dropped"):
+            self.batches.labels(result=result)

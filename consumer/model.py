@@ -32,7 +32,8 @@ class ModelError(RuntimeError):
 @dataclass(frozen=True)
 class ModelInfo:
     version: str
-    sha256: str
+    sha256: str  # of model.onnx
+    manifest_sha256: str  # of manifest.json, which pins every file's sha256
     variant: str
     labels: tuple[str, ...]
     provider: str
@@ -78,19 +79,39 @@ class OnnxClassifier:
             else (session.get_outputs()[0].name)
         )
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
     @classmethod
     def load(
-        cls, model_dir: Path, provider: str = "auto", intra_op_threads: int = 0
+        cls,
+        model_dir: Path,
+        provider: str = "auto",
+        intra_op_threads: int = 0,
+        expected_manifest_sha256: str | None = None,
     ) -> OnnxClassifier:
+        """Verify and load ``model_dir``. ``expected_manifest_sha256`` pins the model: the
+        manifest itself must have that digest (the deployment sets it), so a model file
+        edited together with its hash in the manifest is refused too."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from newsclf.manifest import ManifestError, verify_model_dir
+        from newsclf.manifest import MANIFEST_FILE, ManifestError, sha256_file, verify_model_dir
 
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ModelError(f"model directory {model_dir} does not exist")
         started = time.perf_counter()
+        manifest_sha = (
+            sha256_file(model_dir / MANIFEST_FILE) if (model_dir / MANIFEST_FILE).is_file() else ""
+        )
+        if expected_manifest_sha256 and manifest_sha != expected_manifest_sha256.lower():
+            raise ModelError(
+                f"model directory {model_dir} is not the pinned model: manifest.json has sha256 "
+                f"{manifest_sha[:16] or '(missing)'}..., NEWSCLF_MODEL_SHA256 expects "
+                f"{expected_manifest_sha256[:16].lower()}..."
+            )
         try:
             verify_model_dir(model_dir)
             manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -120,6 +141,8 @@ class OnnxClassifier:
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelError(f"ONNX Runtime cannot load {model_dir / MODEL_FILE}: {exc}") from exc
         active = session.get_providers()[0]
+        if len(json.dumps(list(labels))) > 4096:
+            raise ModelError("the manifest's labels take over 4096 bytes: outputs would not fit")
         n_out = session.get_outputs()[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(labels):
             raise ModelError(
@@ -128,6 +151,7 @@ class OnnxClassifier:
         info = ModelInfo(
             version=str(manifest.get("model_version", "unknown")),
             sha256=sha,
+            manifest_sha256=manifest_sha,
             variant=str(manifest.get("variant", "unknown")),
             labels=labels,
             provider=active,

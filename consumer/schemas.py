@@ -1,21 +1,39 @@
 """Wire schemas: what arrives on the input topic, what leaves on the output and dead-letter topics.
 
 Decoding never raises past :func:`decode_article`: every failure becomes a :class:`Rejection`
-with a stable ``error`` class and a human-readable ``reason``.
+with a stable ``error`` class and a human-readable ``reason``. JSON is parsed and validated in
+one pass (pydantic-core), which also rejects what would break a later stage: lone surrogate
+escapes (``"\\ud800"``: not Unicode text, the tokenizer and the output encoder would fail on
+them), nesting deeper than 200 levels, numbers out of range.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from consumer.limits import MAX_ID_CHARS, MAX_KEY_BYTES, REASON_CHARS, TITLE_ECHO_CHARS
 from newsclf.textprep import compose
 
-MAX_ID_LENGTH = 256
+BOM = b"\xef\xbb\xbf"
+
+# The error classes of dead letters (README "Contracts").
+ERRORS = (
+    "too_large",  # value over NEWSCLF_MAX_MESSAGE_BYTES, or key over 4096 bytes
+    "bad_utf8",  # value is not UTF-8
+    "bad_json",  # not JSON (or no value at all), lone surrogates, nesting > 200, huge numbers
+    "not_an_object",  # JSON, but not an object
+    "invalid_article",  # missing or blank id, wrong types
+    "empty_text",  # neither title nor text after normalisation
+    "processing_failed",  # the model failed on this record alone (found by bisecting a batch)
+    "output_rejected",  # the broker refused this record's result
+)
 
 
 class Article(BaseModel):
@@ -23,7 +41,7 @@ class Article(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
-    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     title: str | None = None
     text: str | None = None
     source: str | None = None
@@ -41,46 +59,82 @@ class Article(BaseModel):
         return compose(self.title, self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """An accepted article and the text the model classifies."""
+
+    article: Article
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Why an input record cannot be classified."""
 
-    error: str  # too_large | bad_utf8 | bad_json | not_an_object | invalid_article | empty_text
+    error: str
     reason: str
 
+    def __post_init__(self) -> None:
+        if len(self.reason) > REASON_CHARS:
+            object.__setattr__(self, "reason", self.reason[: REASON_CHARS - 3] + "...")
 
-def _summarise(exc: ValidationError) -> str:
+
+def _summarise(exc: ValidationError) -> tuple[str, str]:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]["type"] if errors else ""
+    if first == "json_invalid":
+        msg = str(errors[0]["msg"])
+        if "surrogate" in msg or "hex escape" in msg:
+            msg += " (a \\uD800-\\uDFFF escape must be part of a valid surrogate pair)"
+        return "bad_json", f"value is not valid JSON text: {msg}"
+    if first == "model_type":
+        return "not_an_object", "value is JSON, but not an object"
     parts = []
-    for err in exc.errors(include_url=False)[:5]:
+    for err in errors[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "article"
         parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+    return "invalid_article", "; ".join(parts)
 
 
-def decode_article(value: bytes | None, max_bytes: int) -> tuple[Article, str] | Rejection:
-    """Bytes from Kafka → (article, model input text), or the reason it is rejected."""
+def decode_article(
+    value: bytes | None, max_bytes: int, key: bytes | None = None
+) -> Decoded | Rejection:
+    """Bytes from Kafka -> the article and its model input, or the reason it is rejected.
+
+    Never raises: any failure of parsing, validation or text preparation is a rejection.
+    """
     if value is None:
         return Rejection("bad_json", "record has no value (tombstone)")
     if len(value) > max_bytes:
         return Rejection("too_large", f"value is {len(value)} bytes, the limit is {max_bytes}")
+    if key is not None and len(key) > MAX_KEY_BYTES:
+        return Rejection("too_large", f"key is {len(key)} bytes, the limit is {MAX_KEY_BYTES}")
+    if value.startswith(BOM):
+        value = value[len(BOM) :]
     try:
-        decoded = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection("bad_utf8", f"value is not UTF-8: {exc.reason} at byte {exc.start}")
-    try:
-        obj = json.loads(decoded)
-    except json.JSONDecodeError as exc:
-        return Rejection("bad_json", f"value is not JSON: {exc.msg} at position {exc.pos}")
-    if not isinstance(obj, dict):
-        return Rejection("not_an_object", f"value is a JSON {type(obj).__name__}, not an object")
-    try:
-        article = Article.model_validate(obj)
+        article = Article.model_validate_json(value)
     except ValidationError as exc:
-        return Rejection("invalid_article", _summarise(exc))
-    text = article.model_input()
+        if exc.errors(include_url=False, include_input=False)[0]["type"] == "json_invalid":
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return Rejection(
+                    "bad_utf8", f"value is not UTF-8: {bad.reason} at byte {bad.start}"
+                )
+        error, reason = _summarise(exc)
+        return Rejection(error, reason)
+    except Exception as exc:  # noqa: BLE001 - decoding must never raise past this point
+        return Rejection("bad_json", f"value cannot be parsed: {type(exc).__name__}: {exc}")
+    try:
+        text = article.model_input()
+    except Exception as exc:  # noqa: BLE001
+        return Rejection("invalid_article", f"text cannot be prepared: {type(exc).__name__}")
     if not text:
         return Rejection("empty_text", "article has no text: 'title' and 'text' are both empty")
-    return article, text
+    return Decoded(article, text)
+
+
+# ------------------------------------------------------------------------------------ outputs
 
 
 class SourceRef(BaseModel):
@@ -91,9 +145,9 @@ class SourceRef(BaseModel):
 
 
 class ClassifiedArticle(BaseModel):
-    """One output record. Deterministic for the same input record and model (no wall-clock
-    time in the value; the classification time travels in the ``classified-at`` header), so a
-    replayed duplicate is byte-identical and recognisable."""
+    """One output record (its schema; :func:`output_value` writes it). Deterministic for the
+    same input record and model: no wall-clock time in the value (the classification time
+    travels in the ``classified-at`` header), so a replayed duplicate is byte-identical."""
 
     id: str
     title: str | None
@@ -104,13 +158,51 @@ class ClassifiedArticle(BaseModel):
     model_sha256: str
     source: SourceRef
 
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
+
+def round_scores(probs: Any) -> list[list[float]]:
+    """Scores rounded to 6 places, so tiny numeric noise between batch compositions does not
+    change the output bytes. ``probs``: a (rows, labels) float array."""
+    import numpy as np
+
+    return np.round(np.asarray(probs, dtype=np.float64), 6).tolist()  # type: ignore[no-any-return]
 
 
-def round_score(p: float) -> float:
-    """Scores are rounded so tiny numeric noise between batch compositions does not change bytes."""
-    return round(float(p), 6)
+def output_value(
+    article: Article,
+    label: str,
+    scores: Sequence[float],
+    labels: Sequence[str],
+    best: int,
+    model_version: str,
+    model_sha256: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+) -> bytes:
+    """The output record's value, in :class:`ClassifiedArticle`'s field order."""
+    title = article.title
+    if title is not None and len(title) > TITLE_ECHO_CHARS:
+        title = title[:TITLE_ECHO_CHARS]
+    body = {
+        "id": article.id,
+        "title": title,
+        "label": label,
+        "score": scores[best],
+        "scores": dict(zip(labels, scores, strict=True)),
+        "model_version": model_version,
+        "model_sha256": model_sha256,
+        "source": {
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "timestamp_ms": timestamp_ms,
+        },
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# ------------------------------------------------------------------------------- dead letters
 
 
 def dead_letter_value(
@@ -123,8 +215,13 @@ def dead_letter_value(
     offset: int,
     timestamp_ms: int | None,
     failed_at: str,
+    max_value_bytes: int,
 ) -> bytes:
-    """The dead-letter record: the original bytes (base64) and everything needed to replay it."""
+    """The dead-letter record: the original bytes (base64) and everything needed to replay it.
+
+    At most ``max_value_bytes`` of the original are embedded; a larger original is marked
+    ``value_truncated`` and identified by its size and sha256 (it stays in the input topic,
+    at ``topic``/``partition``/``offset``, until retention removes it)."""
     payload: dict[str, Any] = {
         "error": rejection.error,
         "reason": rejection.reason,
@@ -133,10 +230,28 @@ def dead_letter_value(
         "offset": offset,
         "timestamp_ms": timestamp_ms,
         "failed_at": failed_at,
-        "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
-        "value_b64": base64.b64encode(original).decode("ascii") if original is not None else None,
+        "key_b64": (
+            base64.b64encode(key).decode("ascii")
+            if key is not None and len(key) <= MAX_KEY_BYTES
+            else None
+        ),
+        "key_bytes": None if key is None else len(key),
+        "value_b64": None,
+        "value_bytes": None,
+        "value_sha256": None,
+        "value_truncated": False,
     }
+    if original is not None:
+        payload["value_b64"] = base64.b64encode(original[:max_value_bytes]).decode("ascii")
+        payload["value_bytes"] = len(original)
+        payload["value_sha256"] = hashlib.sha256(original).hexdigest()
+        payload["value_truncated"] = len(original) > max_value_bytes
     return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """Dead letters are keyed like the input, unless that key is itself too large."""
+    return key if key is not None and len(key) <= MAX_KEY_BYTES else None
 
 
 def dead_letter_headers(
@@ -144,7 +259,7 @@ def dead_letter_headers(
 ) -> list[tuple[str, bytes]]:
     return [
         ("error", rejection.error.encode()),
-        ("reason", rejection.reason.encode("utf-8")[:1000]),
+        ("reason", rejection.reason.encode("utf-8")[:REASON_CHARS]),
         ("source-topic", topic.encode()),
         ("source-partition", str(partition).encode()),
         ("source-offset", str(offset).encode()),

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from export.errors import ExportError
-from newsclf.manifest import ManifestError
 from export.parity import DEFAULT_SAMPLES
 from export.variants import INT8_TARGETS, VARIANTS
+from newsclf.manifest import MANIFEST_FILE, ManifestError, sha256_file
 
 PROG = "python -m export"
 EXIT_FAILED = 1
@@ -136,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model_version": manifest.model_version,
         "variant": manifest.variant,
         "model_sha256": manifest.model_sha256,
+        # Pin the deployment to this model: NEWSCLF_MODEL_SHA256=<manifest_sha256>.
+        "manifest_sha256": sha256_file(Path(args.output) / MANIFEST_FILE),
         "model_bytes": manifest.extra.get("model_bytes"),
         "parity": {
             k: manifest.parity[k]

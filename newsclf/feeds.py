@@ -27,9 +27,7 @@ def build_feeds(
     longest = int(lengths.max())
     mask = np.arange(longest, dtype=np.int64)[None, :] < lengths[:, None]
     input_ids = np.full((len(rows), longest), pad_token_id, dtype=np.int64)
-    flat = np.fromiter(
-        (t for r in rows for t in r), dtype=np.int64, count=int(lengths.sum())
-    )
+    flat = np.fromiter((t for r in rows for t in r), dtype=np.int64, count=int(lengths.sum()))
     input_ids[mask] = flat
     feeds: dict[str, np.ndarray] = {}
     if "input_ids" in inputs:

@@ -98,13 +98,98 @@ def prepare_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
     return tokenizer
 
 
+# Characters taken from each end of a long text per token the window keeps there, before
+# tokenizing. Over all 2,225 BBC articles (MiniLM/BERT vocabulary) the densest 384-token head
+# spans 5.5 characters per token, the densest 128-token tail 5.8 and 96-token head 6.0
+# (benchmarks/bench_textprep.py). 12 leaves a margin of two, and a text whose cut pieces still
+# hold too few tokens is cut again with twice the characters, so the ids are those of
+# tokenizing the whole text either way, while memory stays bounded by the window, not by the
+# message size.
+CHARS_PER_TOKEN = 12
+# Tokens a cut piece must hold beyond what the window keeps: the token at a cut may differ from
+# the whole text's (byte-level BPE attaches the leading space to the next word).
+_SPARE_TOKENS = 2
+
+
+def _cut_head(text: str, chars: int) -> str:
+    """The first ``chars`` characters, cut back to the last space (no word is split)."""
+    piece = text[:chars]
+    cut = piece.rfind(" ")
+    return piece[:cut] if cut > 0 else piece
+
+
+def _cut_tail(text: str, chars: int) -> str:
+    """The last ``chars`` characters, cut forward past the first space."""
+    piece = text[-chars:]
+    cut = piece.find(" ")
+    return piece[cut + 1 :] if 0 <= cut < len(piece) - 1 else piece
+
+
+def _specials(mask: Sequence[int]) -> tuple[int, int]:
+    """Special tokens at the front and at the back of an encoding."""
+    front = 0
+    while front < len(mask) and mask[front]:
+        front += 1
+    back = 0
+    while back < len(mask) - front and mask[len(mask) - 1 - back]:
+        back += 1
+    return front, back
+
+
 def encode_batch(
     tokenizer: Tokenizer, texts: Sequence[str], prep: Preprocessing
 ) -> list[list[int]]:
     """Token ids for each text, special tokens included, head+tail truncated to ``max_length``.
 
-    One call into the Rust tokenizer for the whole batch (it parallelises internally).
-    The tokenizer must have truncation and padding off (:func:`prepare_tokenizer`).
+    A text longer than the window's character budget is not tokenized whole: only a piece cut
+    from each end at a space (``CHARS_PER_TOKEN`` characters per kept token) is, and the ids
+    are checked to come out as those of the whole text (else the piece is cut again, twice as
+    long). One call into the Rust tokenizer for the batch (it parallelises internally). The
+    tokenizer must have truncation and padding off (:func:`prepare_tokenizer`).
     """
-    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=True)
-    return [head_tail(e.ids, prep.max_length, prep.head_tokens) for e in encodings]
+    head_n = prep.head_tokens
+    tail_n = prep.max_length - prep.head_tokens
+    head_chars = head_n * CHARS_PER_TOKEN
+    tail_chars = tail_n * CHARS_PER_TOKEN
+    out: list[list[int] | None] = [None] * len(texts)
+    todo = list(range(len(texts)))
+    scale = 1
+    while todo:
+        pieces: list[str] = []
+        plan: list[tuple[int, bool]] = []  # (text index, cut into head + tail pieces)
+        for i in todo:
+            text = texts[i]
+            if len(text) <= scale * (head_chars + tail_chars) + 1:
+                plan.append((i, False))
+                pieces.append(text)
+            else:
+                plan.append((i, True))
+                pieces.append(_cut_head(text, scale * head_chars))
+                if tail_n:
+                    pieces.append(_cut_tail(text, scale * tail_chars))
+        encodings = tokenizer.encode_batch(pieces, add_special_tokens=True)
+        again = []
+        k = 0
+        for i, cut in plan:
+            first = encodings[k]
+            k += 1
+            if not cut:
+                out[i] = head_tail(first.ids, prep.max_length, head_n)
+                continue
+            front, back = _specials(first.special_tokens_mask)
+            ok = len(first.ids) - back >= head_n + _SPARE_TOKENS
+            ids = list(first.ids[:head_n])
+            if tail_n:
+                last = encodings[k]
+                k += 1
+                front, back = _specials(last.special_tokens_mask)
+                ok = ok and len(last.ids) - front >= tail_n + _SPARE_TOKENS
+                ids += last.ids[-tail_n:]
+            if ok:
+                out[i] = ids
+            else:
+                again.append(i)
+        todo = again
+        scale *= 2
+    assert all(ids is not None for ids in out)
+    return out  # type: ignore[return-value]

@@ -62,7 +62,7 @@ def test_serving_path_imports_no_torch():
     import sys
 
     code = (
-        "import sys, consumer.service, consumer.model, consumer.worker, consumer.produce;"
+        "import sys, consumer.service, consumer.model, consumer.loop, consumer.pipeline, consumer.delivery, consumer.produce;"
         "heavy = {'torch', 'transformers', 'optimum', 'sklearn'} & set(sys.modules);"
         "assert not heavy, heavy"
     )

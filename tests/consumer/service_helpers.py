@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from newsclf.corpus import iter_bbc
 from consumer.service import Service
 from consumer.settings import Settings
+from newsclf.corpus import iter_bbc
 
 REPO = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
@@ -53,7 +53,7 @@ def service_settings(bootstrap: str, model_dir: Path, **overrides: Any) -> Setti
         "session_timeout_ms": 6000,
         "heartbeat_interval_ms": 500,
         "metrics_port": 0,
-        "batch_max_size": 16,
+        "batch_max_records": 16,
         "batch_max_wait_ms": 20,
         "produce_timeout_s": 15,
         "log_format": "text",

@@ -1,0 +1,548 @@
+"""The loop: poll, batch window, rebalances, backpressure, commits, health.
+
+Three threads share the work, so the device is never idle waiting for Python or Kafka:
+
+* **the loop** (the caller's thread; it alone touches the consumer): polls, closes batches on
+  size or wait, decodes them, commits finished batches in order, pauses the input partitions
+  while ``max_in_flight_batches`` are in flight (heartbeats and polls go on), keeps the health;
+* **inference**: tokenizes and runs the model (both release the GIL) while the loop decodes
+  the next batch; a failed batch goes through :mod:`consumer.policy`;
+* **delivery** (:mod:`consumer.delivery`): sends the outputs of the batch before, while
+  acknowledgements of earlier ones arrive on the producer's own thread.
+
+Offsets are committed strictly in batch order, only when everything before them is
+acknowledged: a crash re-delivers at most what is in flight. SIGTERM (:meth:`Loop.stop`)
+finishes what was taken from Kafka, commits it and returns.
+
+Rebalances (the listener runs on kafka-python's network thread while ``poll`` blocks): a batch
+whose delivery has started is finished and committed before the partitions are released; a
+batch that has not, and the records still in the window, are dropped and their partitions
+sought back to the first dropped record. kafka-python keeps the fetch position of a partition
+that is revoked and assigned straight back; the seek is what keeps those records from being
+skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import ConsumerRebalanceListener
+from kafka import errors as kafka_errors
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from consumer import pipeline
+from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
+from consumer.errors import ExitCode, FatalError
+from consumer.health import Health
+from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
+from consumer.metrics import Metrics
+from consumer.policy import isolate, retrying
+from consumer.schemas import Decoded
+from consumer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.5
+BUSY_POLL_S = 0.01  # while batches are in flight: come back soon to commit them
+
+
+def _tp(tp: TP) -> TopicPartition:
+    return TopicPartition(tp[0], tp[1])
+
+
+def _merge_min(into: dict[TP, int], more: dict[TP, int]) -> None:
+    for tp, off in more.items():
+        into[tp] = min(into.get(tp, off), off)
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, loop: Loop) -> None:
+        self._loop = loop
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._loop.on_revoked({(tp.topic, tp.partition) for tp in revoked})
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._loop.on_assigned({(tp.topic, tp.partition) for tp in assigned})
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self._loop.on_lost({(tp.topic, tp.partition) for tp in lost})
+
+
+class Loop:
+    def __init__(
+        self,
+        settings: Settings,
+        model: Any,
+        consumer: Any,
+        producer: Any,
+        metrics: Metrics,
+        health: Health,
+        *,
+        delivery_cls: type[Delivery] = Delivery,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        s = self.settings = settings
+        self.model = model
+        self.consumer = consumer
+        self.producer = producer
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.timer = metrics.timer
+        self.inflight = InFlight()
+        info = model.info
+        self.labels: tuple[str, ...] = info.labels
+        self.routes = pipeline.Routes(
+            output_topic=s.output_topic,
+            dlq_topic=s.dlq_topic,
+            label_topics=(
+                {lb: f"{s.label_topic_prefix}{lb}" for lb in info.labels}
+                if s.route_by_label
+                else None
+            ),
+            client_id=s.client_id,
+            model_version=info.version,
+            model_sha256=info.sha256,
+            labels=info.labels,
+            dlq_max_value_bytes=s.dlq_max_value_bytes,
+        )
+        self.delivery = delivery_cls(
+            producer,
+            self.routes,
+            self.inflight,
+            exactly_once=s.exactly_once,
+            delivery_timeout_s=s.delivery_timeout_s,
+            timer=self.timer,
+        )
+        self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()  # the window and the batches a rebalance finished
+        self._window: list[Any] = []
+        self._window_opened: float | None = None
+        self._finished_in_rebalance: list[Batch] = []
+        self._uncommitted: dict[TP, int] = {}
+        self._assignment: set[TP] = set()
+        self._stop = threading.Event()
+        self._fatal: BaseException | None = None
+        self._joined = False
+        self._draining = False
+        self._infer_retrying = False
+        metrics.model.labels(
+            version=info.version,
+            sha256=info.sha256,
+            manifest_sha256=getattr(info, "manifest_sha256", ""),
+            variant=info.variant,
+            provider=info.provider,
+            labels=",".join(info.labels),
+        ).set(1)
+
+    # ------------------------------------------------------------------------- control
+    def stop(self) -> None:
+        """Stop taking records; :meth:`run` finishes what it took, commits it and returns."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Consume until :meth:`stop`. Raises :class:`FatalError` when the service must exit."""
+        self.open()
+        try:
+            while not self._stop.is_set():
+                self.step()
+            self.drain()
+        except BaseException:
+            self._salvage()
+            raise
+        finally:
+            self.close()
+        log.info("stopped consuming")
+
+    def open(self) -> None:
+        """Start the workers and subscribe."""
+        s = self.settings
+        if s.exactly_once:
+            self.producer.init_transactions()
+        self._start_workers()
+        self.consumer.subscribe([s.input_topic], listener=_Listener(self))
+        # kafka-python 3.0.12: a member whose first assignment comes back empty (topic metadata
+        # not known yet) rejoins, and a short poll() can abandon that rejoin. Fetching the
+        # topic's metadata first avoids it.
+        self.consumer.partitions_for_topic(s.input_topic)
+        log.info(
+            "consuming", extra={"topic": s.input_topic, "group": s.group_id, "delivery": s.delivery}
+        )
+
+    def close(self) -> None:
+        """Stop the workers (the clients are the service's to close)."""
+        self._stop_workers()
+
+    # --------------------------------------------------------------------------- steps
+    def step(self) -> None:
+        """One round: poll, close and decode batches, commit what finished, pause or resume."""
+        self._raise_fatal()
+        s = self.settings
+        with self.timer("poll"):
+            try:
+                polled = self.consumer.poll(
+                    timeout_ms=int(self._poll_timeout() * 1000), max_records=s.poll_max_records
+                )
+            except FENCED_ERRORS as exc:
+                raise FatalError(ExitCode.FENCED, f"fenced out of the group: {exc}") from exc
+            except kafka_errors.KafkaError:
+                self._raise_fatal()  # a rebalance callback failed: report its cause
+                raise
+        self.health.beat()
+        now = self.clock()
+        if polled:
+            with self._lock:
+                for records in polled.values():
+                    self._window.extend(records)
+                if self._window_opened is None and self._window:
+                    self._window_opened = now
+        self._form_batches(now)
+        self._commit_finished()
+        self._backpressure()
+        self._update_readiness(now)
+
+    def _poll_timeout(self) -> float:
+        if self._window and self._window_opened is not None:
+            if len(self.inflight) >= self.settings.max_in_flight_batches:
+                return BUSY_POLL_S
+            left = self.settings.batch_max_wait_ms / 1000 - (self.clock() - self._window_opened)
+            return max(left, 0.0)
+        return BUSY_POLL_S if len(self.inflight) else IDLE_POLL_S
+
+    def _form_batches(self, now: float) -> None:
+        """Close batches on size or wait while there is room in flight; decode them."""
+        s = self.settings
+        wait_s = s.batch_max_wait_ms / 1000
+        while True:
+            with self._lock:
+                if not self._window or len(self.inflight) >= s.max_in_flight_batches:
+                    return
+                opened = self._window_opened if self._window_opened is not None else now
+                if not (
+                    len(self._window) >= s.batch_max_records
+                    or now - opened >= wait_s
+                    or self._draining
+                ):
+                    return
+            metadata = self.consumer.group_metadata() if s.exactly_once else None
+            with self._lock:  # the window may have been emptied by a rebalance meanwhile
+                records = self._window[: s.batch_max_records]
+                if not records:
+                    return
+                del self._window[: s.batch_max_records]
+                self._window_opened = now if self._window else None
+                batch = Batch(records, group_metadata=metadata)
+                with self.timer("decode"):
+                    batch.decoded = pipeline.decode(records, s.max_message_bytes)
+                self.inflight.add(batch)
+            self.metrics.in_flight.set(len(self.inflight))
+            self._infer_q.put(batch)
+
+    def _commit_finished(self) -> None:
+        """Commit the offsets of the finished batches at the head of the line, in order."""
+        done = self.inflight.pop_finished()
+        with self._lock:
+            done = self._finished_in_rebalance + done
+            self._finished_in_rebalance = []
+        if done:
+            self._account(done)
+            if not self.settings.exactly_once:
+                for tp, off in commit_offsets(done).items():
+                    self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), off)
+            self.metrics.in_flight.set(len(self.inflight))
+        if not self._uncommitted:
+            return
+        offsets = {
+            _tp(tp): OffsetAndMetadata(off, "", -1)
+            for tp, off in self._uncommitted.items()
+            if tp in self._assignment
+        }
+        if not offsets:
+            self._uncommitted.clear()
+            return
+        with self.timer("commit"):
+            try:
+                self.consumer.commit(offsets)
+            except GENERATION_ERRORS as exc:
+                log.warning(
+                    "commit refused, the group rebalanced: these records may be delivered again",
+                    extra={"error": f"{type(exc).__name__}: {exc}"},
+                )
+            except kafka_errors.KafkaError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                self.metrics.retries.labels(kind="commit").inc()
+                log.warning("commit failed, retrying", extra={"error": str(exc)})
+                return
+        self._uncommitted.clear()
+
+    def _account(self, batches: list[Batch]) -> None:
+        m = self.metrics
+        for b in batches:
+            if b.state is State.DROPPED:
+                m.batches.labels(result="dropped").inc()
+                continue
+            m.batches.labels(result="committed").inc()
+            m.batch_size.observe(len(b.records))
+            if b.classified is not None:
+                m.batch_tokens.observe(b.classified.padded_tokens)
+            acked = b.delivered_at or time.time()
+            for i, label, score in b.results:
+                ts = b.records[i].timestamp
+                if ts and ts > 0:
+                    m.end_to_end.observe(max(acked - ts / 1000, 0.0))
+                m.predictions.labels(label=label).inc()
+                m.confidence.observe(score)
+            m.messages.labels(outcome="classified").inc(len(b.results))
+            m.messages.labels(outcome="dead_lettered").inc(len(b.dead_letters))
+            for error in b.dead_letters:
+                m.dead_letters.labels(error=error).inc()
+            for (topic, partition), nxt in b.next_offsets.items():
+                end = self.consumer.highwater(TopicPartition(topic, partition))
+                if end is not None and (topic, partition) in self._assignment:
+                    m.lag.labels(topic=topic, partition=str(partition)).set(max(end - nxt, 0))
+
+    def _backpressure(self) -> None:
+        s = self.settings
+        full = len(self.inflight) >= s.max_in_flight_batches and (
+            len(self._window) >= s.batch_max_records
+        )
+        hold = full or self._draining
+        if hold:
+            assigned = set(self.consumer.assignment()) - set(self.consumer.paused())
+            if assigned:
+                self.consumer.pause(*assigned)
+                self.metrics.paused.set(1)
+        else:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
+                self.metrics.paused.set(0)
+
+    def _update_readiness(self, now: float) -> None:
+        stalled = self.inflight.oldest_delivering_age(now)
+        if self._draining:
+            reason: str | None = "draining"
+        elif not self._joined:
+            reason = "joining the consumer group"
+        elif self._infer_retrying:
+            reason = "inference failing (machine), retrying"
+        elif stalled > self.settings.produce_timeout_s:
+            reason = f"delivery stalled: outputs unacknowledged for {stalled:.0f} s"
+        else:
+            reason = None
+        self.health.not_ready_because = reason
+
+    def drain(self) -> None:
+        """SIGTERM: batch what was taken from Kafka, deliver and commit it all."""
+        self._raise_fatal()
+        self._draining = True
+        log.info("draining", extra={"in_flight": len(self.inflight), "window": len(self._window)})
+        deadline = self.clock() + self.settings.delivery_timeout_s + 30
+        while self._window or len(self.inflight) or self._uncommitted:
+            self._raise_fatal()
+            if self.clock() > deadline:
+                raise FatalError(ExitCode.DELIVERY, "draining did not finish in time")
+            self.step()
+        self._raise_fatal()
+
+    def _salvage(self) -> None:
+        """On a fatal error: still commit the batches already delivered (fewer duplicates)."""
+        try:
+            self._commit_finished()
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            log.info("final commit skipped", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+    # ---------------------------------------------------------------------- rebalances
+    def on_revoked(self, revoked: set[TP]) -> None:
+        s = self.settings
+        self._joined = False
+        seek = self._drop_window()
+        _merge_min(seek, self.inflight.drop_undelivered())
+        wait = min(s.delivery_timeout_s, 0.8 * s.session_timeout_ms / 1000)
+        if not self.inflight.wait_delivering(wait):
+            if s.exactly_once:
+                self._set_fatal(
+                    FatalError(
+                        ExitCode.DELIVERY,
+                        f"a transaction did not finish within {wait:g} s of a rebalance",
+                    )
+                )
+            else:
+                for b in self.inflight.snapshot():
+                    if b.state is State.DELIVERING:
+                        b.committable = False
+                        _merge_min(seek, b.starts)
+        finished = self.inflight.pop_finished()
+        offsets = commit_offsets(finished)
+        with self._lock:
+            self._finished_in_rebalance += finished
+        if offsets and not s.exactly_once:
+            try:
+                self.consumer.commit_async(
+                    {_tp(tp): OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
+                    callback=_log_commit,
+                )
+            except Exception as exc:  # noqa: BLE001 - duplicates at worst
+                log.warning("commit on revocation failed", extra={"error": str(exc)})
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        for tp, off in seek.items():
+            if tp in assigned:
+                self.consumer.seek(_tp(tp), off)
+        self._forget(revoked)
+        log.info(
+            "partitions revoked",
+            extra={
+                "partitions": sorted(f"{t}-{p}" for t, p in revoked),
+                "committed_batches": len(finished),
+                "sought_back": {f"{t}-{p}": off for (t, p), off in sorted(seek.items())},
+            },
+        )
+
+    def on_lost(self, lost: set[TP]) -> None:
+        self._joined = False
+        self._drop_window()
+        self.inflight.drop_undelivered()
+        self.inflight.mark_uncommittable()
+        self._forget(lost)
+        log.warning(
+            "partitions lost (the group moved on without this member): uncommitted work dropped",
+            extra={"partitions": sorted(f"{t}-{p}" for t, p in lost)},
+        )
+
+    def on_assigned(self, assigned: set[TP]) -> None:
+        self._assignment = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        self._joined = True
+        log.info(
+            "partitions assigned",
+            extra={"partitions": sorted(f"{t}-{p}" for t, p in self._assignment)},
+        )
+
+    def _drop_window(self) -> dict[TP, int]:
+        seek: dict[TP, int] = {}
+        with self._lock:
+            for r in self._window:
+                tp = (r.topic, r.partition)
+                seek[tp] = min(seek.get(tp, r.offset), r.offset)
+            self._window.clear()
+            self._window_opened = None
+        return seek
+
+    def _forget(self, partitions: set[TP]) -> None:
+        self._assignment -= partitions
+        for topic, partition in partitions:
+            with contextlib.suppress(KeyError):
+                self.metrics.lag.remove(topic, str(partition))
+
+    # ------------------------------------------------------------------------- workers
+    def _start_workers(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._infer_worker, name="inference", daemon=True),
+            threading.Thread(target=self._delivery_worker, name="delivery", daemon=True),
+        ]
+        self.delivery.resolve_queue = _ForwardQueue(self._deliver_q)
+        for t in self._threads:
+            t.start()
+
+    def _stop_workers(self) -> None:
+        self._infer_q.put(None)
+        self._deliver_q.put(None)
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def _infer_worker(self) -> None:
+        s = self.settings
+        n_labels = len(self.labels)
+        while True:
+            batch = self._infer_q.get()
+            if batch is None:
+                return
+            if batch.state is State.DROPPED:
+                continue
+            texts = [d.text for d in batch.decoded if isinstance(d, Decoded)]
+            try:
+                batch.classified = retrying(
+                    functools.partial(isolate, self._classify, texts, self._probe, n_labels),
+                    s.infer_retry_budget_s,
+                    on_retry=self._on_infer_retry,
+                )
+            except BaseException as exc:
+                self._set_fatal(exc)
+                return
+            self._infer_retrying = False
+            if self.inflight.inferred(batch):
+                self._deliver_q.put(("deliver", batch))
+
+    def _classify(self, texts: Any) -> pipeline.Classified:
+        s = self.settings
+        if s.drill_infer_delay_ms:
+            time.sleep(s.drill_infer_delay_ms / 1000)
+        return pipeline.classify(
+            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer
+        )
+
+    def _probe(self) -> None:
+        self.model.predict(self.model.tokenize(["probe: is the model still working"]))
+
+    def _on_infer_retry(self, _exc: BaseException, _wait: float) -> None:
+        self._infer_retrying = True
+        self.metrics.retries.labels(kind="inference").inc()
+
+    def _delivery_worker(self) -> None:
+        while True:
+            item = self._deliver_q.get()
+            if item is None:
+                return
+            kind, batch = item
+            try:
+                if kind == "deliver":
+                    self.delivery.deliver(batch)
+                else:
+                    self.delivery.resolve(batch)
+            except BaseException as exc:
+                batch.committable = False
+                self.inflight.finish(batch, State.DROPPED)  # never committed; nobody waits on it
+                self._set_fatal(exc)
+                return
+
+    # -------------------------------------------------------------------------- fatal
+    def _set_fatal(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+        self._stop.set()
+
+    def _raise_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+
+
+class _ForwardQueue:
+    """Delivery's resolve queue, forwarded into the delivery thread's own queue."""
+
+    def __init__(self, target: queue.SimpleQueue[tuple[str, Batch] | None]) -> None:
+        self._target = target
+
+    def put(self, batch: Batch) -> None:
+        self._target.put(("resolve", batch))
+
+
+def _log_commit(offsets: Any, result: Any) -> None:
+    if isinstance(result, Exception):
+        log.warning(
+            "commit on revocation refused: these records may be delivered again",
+            extra={"error": f"{type(result).__name__}: {result}"},
+        )

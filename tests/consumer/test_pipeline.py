@@ -1,0 +1,141 @@
+"""The pure pipeline with the real tokenizer and the real ONNX model (the 1-layer test model):
+decode -> tokenize -> infer -> serialize never raises past the dead-letter path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consumer import pipeline
+from consumer.metrics import StageTimer
+from consumer.model import OnnxClassifier
+from consumer.schemas import ERRORS, ClassifiedArticle, Decoded
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Rec:
+    value: bytes | None
+    key: bytes | None = None
+    topic: str = "news.articles"
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 1_700_000_000_000
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return OnnxClassifier.load(tiny_model_dir, "cpu", 1)
+
+
+def routes(model, by_label=False, cap=1000):
+    labels = model.info.labels
+    return pipeline.Routes(
+        output_topic="out",
+        dlq_topic="dlq",
+        label_topics={lb: f"out.{lb}" for lb in labels} if by_label else None,
+        client_id="test",
+        model_version=model.info.version,
+        model_sha256=model.info.sha256,
+        labels=labels,
+        dlq_max_value_bytes=cap,
+    )
+
+
+def run(model, records, by_label=False):
+    timer = StageTimer()
+    decoded = pipeline.decode(records, 100_000)
+    texts = [d.text for d in decoded if isinstance(d, Decoded)]
+    classified = pipeline.classify(model, texts, 8, 2048, timer)
+    out, results = pipeline.build_outgoing(
+        records, decoded, classified, routes(model, by_label), "2026-01-01T00:00:00Z"
+    )
+    return out, results, timer
+
+
+def test_every_record_gets_exactly_one_answer(model):
+    records = [
+        Rec(
+            json.dumps({"id": f"a{i}", "title": "Shares rally", "text": "Markets " * i}).encode(),
+            offset=i,
+        )
+        for i in range(20)
+    ] + [Rec(b"{broken", offset=20), Rec(None, offset=21)]
+    out, results, timer = run(model, records, by_label=True)
+    outputs = [o for o in out if o.kind == "output"]
+    letters = [o for o in out if o.kind == "dead_letter"]
+    assert sorted(o.index for o in outputs) == list(range(20))
+    assert sorted(o.index for o in letters) == [20, 21]
+    assert len([o for o in out if o.kind == "label"]) == 20
+    for o in outputs:
+        body = ClassifiedArticle.model_validate_json(o.value)
+        assert body.source.offset == o.index
+        assert body.label in model.info.labels
+        assert abs(sum(body.scores.values()) - 1) < 1e-4
+    assert {i for i, _, _ in results} == set(range(20))
+    assert timer.counts["tokenize"] == 1 and timer.counts["infer"] == 1
+
+
+def test_results_do_not_depend_on_batch_company(model):
+    """The same article gives the same output bytes alone and in a mixed batch."""
+    one = Rec(json.dumps({"id": "x", "text": "The striker scored twice."}).encode(), offset=3)
+    others = [
+        Rec(json.dumps({"id": f"o{i}", "text": "word " * (50 * i + 1)}).encode(), offset=10 + i)
+        for i in range(6)
+    ]
+    alone, _, _ = run(model, [one])
+    mixed, _, _ = run(model, [*others[:3], one, *others[3:]])
+    value = next(o.value for o in mixed if o.kind == "output" and o.index == 3)
+    assert value == alone[0].value
+
+
+def test_a_failed_row_becomes_a_processing_failed_dead_letter(model):
+    records = [
+        Rec(json.dumps({"id": f"a{i}", "text": "text"}).encode(), offset=i) for i in range(3)
+    ]
+    decoded = pipeline.decode(records, 1000)
+    probs = np.full((3, len(model.info.labels)), 1 / len(model.info.labels), dtype=np.float32)
+    classified = pipeline.Classified(probs, {1: "the model failed on this article: boom"})
+    out, results = pipeline.build_outgoing(records, decoded, classified, routes(model), "t")
+    assert [(o.index, o.kind) for o in out] == [(0, "output"), (2, "output"), (1, "dead_letter")]
+    letter = json.loads(out[-1].value)
+    assert letter["error"] == "processing_failed" and "boom" in letter["reason"]
+    assert [r[0] for r in results] == [0, 2]
+
+
+any_text = st.text(st.characters(exclude_categories=()), max_size=3000)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.builds(
+                lambda i, t, x: json.dumps({"id": i, "title": t, "text": x}),
+                any_text,
+                any_text,
+                any_text,
+            ).map(lambda s: s.encode()),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_decode_tokenize_infer_serialize_never_raises(model, values):
+    records = [Rec(v, key=v[:8], offset=i) for i, v in enumerate(values)]
+    out, _, _ = run(model, records, by_label=True)
+    answered = {o.index for o in out if o.kind in ("output", "dead_letter")}
+    assert answered == set(range(len(records)))
+    for o in out:
+        body = json.loads(o.value)
+        if o.kind == "dead_letter":
+            assert body["error"] in ERRORS
