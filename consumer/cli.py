@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from kafka.errors import KafkaError
 from pydantic import ValidationError
@@ -97,10 +98,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     """One service process: start, run until SIGTERM or a fatal error, return its exit code."""
+    return serve_one(settings)
+
+
+def serve_one(settings: Settings, *, health: Any = None, http: bool = True) -> int:
+    """:func:`serve`, also for a supervised worker (its health published, no HTTP server)."""
     from consumer.service import Service  # imports onnxruntime: after the cheap checks
 
     try:
-        service = Service(settings)
+        service = Service(settings, health=health, http=http)
     except Exception as exc:
         known = start_error(exc, settings)
         if known is None:

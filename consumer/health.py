@@ -11,11 +11,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
+
+
+class HealthView(Protocol):
+    """What the HTTP server reads: one service's :class:`Health`, or a pod's over workers."""
+
+    def alive(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def not_ready_because(self) -> str | None: ...
 
 
 class Health:
@@ -41,7 +54,7 @@ class Health:
         self.not_ready_because = None if value else "not ready"
 
 
-def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
+def _handler(registry: CollectorRegistry, health: HealthView) -> type[BaseHTTPRequestHandler]:
     routes: dict[str, Callable[[], tuple[int, bytes, str]]] = {
         "/metrics": lambda: (200, generate_latest(registry), CONTENT_TYPE_LATEST),
         "/healthz": lambda: (
@@ -73,7 +86,9 @@ def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPReques
 class HealthServer:
     """Serves the registry and the health flags on ``host:port`` (port 0 picks a free one)."""
 
-    def __init__(self, registry: CollectorRegistry, health: Health, host: str, port: int) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, health: HealthView, host: str, port: int
+    ) -> None:
         self._server = ThreadingHTTPServer((host, port), _handler(registry, health))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -49,6 +50,7 @@ from consumer.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
 IDLE_POLL_S = 0.5
 BUSY_POLL_S = 0.01  # while batches are in flight: come back soon to commit them
 
@@ -445,8 +447,11 @@ class Loop:
     def _forget(self, partitions: set[TP]) -> None:
         self._assignment -= partitions
         for topic, partition in partitions:
-            with contextlib.suppress(KeyError):
-                self.metrics.lag.remove(topic, str(partition))
+            if MULTIPROCESS:  # a worker's series outlives remove(): zero it for the pod's sum
+                self.metrics.lag.labels(topic=topic, partition=str(partition)).set(0)
+            else:
+                with contextlib.suppress(KeyError):
+                    self.metrics.lag.remove(topic, str(partition))
 
     # ------------------------------------------------------------------------- workers
     def _start_workers(self) -> None:
