@@ -11,8 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
