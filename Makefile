@@ -62,3 +62,51 @@ bench: install ## benchmarks: batching, ONNX variants, end-to-end throughput (pr
 
 clean: ## remove build outputs, artifacts and the local Kafka data
 	rm -rf $(ARTIFACTS) .cache/kafka/data .pytest_cache .mypy_cache .ruff_cache
+
+# ---- deployment: images (buildah, no Docker daemon), manifests, alerts (docs/deploy.md)
+IMAGE_TARGET ?= cpu
+REGISTRY ?= registry.example.com/news-classifier
+
+.PHONY: deploy-tools image image-test image-lock image-push lint-deploy
+
+deploy-tools: ## install the pinned deployment tools (Debian: buildah, podman, prometheus; PyPI; Go)
+	bash scripts/image/tools.sh
+
+image: ## build the serving image (IMAGE_TARGET=cpu|gpu, MODEL_DIR) with buildah on the Debian base
+	TARGET=$(IMAGE_TARGET) MODEL_DIR=$(MODEL_DIR) bash scripts/image/build.sh
+
+image-test: install ## build the image and classify real articles with it through a broker (read-only, non-root)
+	bash scripts/image/tools.sh system
+	bash scripts/image/image-test.sh
+
+image-lock: ## regenerate requirements/serve-{cpu,gpu}.txt (hashed locks) from pyproject.toml
+	bash scripts/image/tools.sh python
+	bash scripts/image/lock.sh
+
+image-push: ## push the image to $(REGISTRY) and pin the overlay to its digest and model
+	podman push --digestfile .cache/image/digest localhost/news-classifier:$$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')-$(IMAGE_TARGET) $(REGISTRY):$(IMAGE_TARGET)
+	bash scripts/image/pin.sh $(IMAGE_TARGET) $(REGISTRY)@$$(cat .cache/image/digest) $(MODEL_DIR)
+
+lint-deploy: ## kubeconform -strict, checkov, hadolint, yamllint, promtool on k8s/ and the Dockerfile
+	bash scripts/image/tools.sh python go
+	bash scripts/image/lint.sh
+
+# ---- fault drills and Kafka instances (docs/reliability.md)
+CHAOS_KAFKA_PORT ?= 29092
+
+.PHONY: chaos kafka-restart kafka-pause kafka-resume kafka-secure-start
+
+chaos: install ## the long fault drills (kill -9, broker restart and stall, rebalance storm, slow model, exactly-once) on their own Apache Kafka; writes .cache/chaos/reliability.{json,md}
+	NEWSCLF_CHAOS_KAFKA_PORT=$(CHAOS_KAFKA_PORT) $(PY) -m pytest -m chaos tests/faults/test_chaos.py -v -p no:cacheprovider
+
+kafka-restart: ## restart Apache Kafka on 127.0.0.1:$(KAFKA_PORT), keeping its log (a broker restart)
+	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh restart
+
+kafka-pause: ## SIGSTOP Apache Kafka on $(KAFKA_PORT) (a stall); kafka-resume continues it
+	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh pause
+
+kafka-resume: ## SIGCONT Apache Kafka on $(KAFKA_PORT)
+	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh resume
+
+kafka-secure-start: ## Apache Kafka with SASL_PLAINTEXT/SASL_SSL (SCRAM-SHA-512) and SSL listeners beside PLAINTEXT; `bash scripts/kafka.sh info` prints them
+	KAFKA_SECURITY=1 KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh start

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -159,6 +160,7 @@ def serve(
         **extra,
     )
     service = Service(settings)
+    gpu = GpuBusy().start()
     timed = TimedSession(service.model._session)
     service.model._session = timed
     runner = threading.Thread(target=service.run, daemon=True)
@@ -180,6 +182,8 @@ def serve(
         if not runner.is_alive():
             raise RuntimeError("the service stopped early")
     elapsed = time.perf_counter() - joined
+    busy = gpu.mean(joined, joined + elapsed)
+    gpu.stop()
     rss_at[n] = rss_mib()
     forward = timed.seconds - forward_at_join
     stages = (
@@ -201,7 +205,124 @@ def serve(
         "model_only_forward_per_article_s": only_forward / len(texts),
         "stages": stages,
         "rss_mib": rss_at,
+        "gpu_busy_pct": busy,
+        "provider": service.model.info.provider,
     }
+
+
+class GpuBusy:
+    """Samples ``nvidia-smi``'s utilization.gpu every 200 ms (nothing without a GPU)."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> GpuBusy:
+        if shutil.which("nvidia-smi") is None:
+            return self
+        self._proc = subprocess.Popen(
+            [
+                "nvidia-smi",
+                "--query-gpu=utilization.gpu",
+                "--format=csv,noheader,nounits",
+                "-lms",
+                "200",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                self.samples.append((time.perf_counter(), float(line.split(",")[0])))
+            except ValueError:
+                continue
+
+    def mean(self, start: float, end: float) -> float | None:
+        window = [u for t, u in self.samples if start <= t <= end]
+        return sum(window) / len(window) if window else None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+
+
+def serve_pod(
+    bootstrap: str, model_dir: Path, n: int, partitions: int, workers: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """``python -m consumer`` with ``NEWSCLF_WORKERS=workers`` as its own process (a pod):
+    articles/s from the moment every worker is ready to the last committed offset."""
+    import urllib.request
+
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.structs import TopicPartition
+
+    stamp = time.time_ns()
+    topics = {k: f"bench.{k}.{stamp}" for k in ("input_topic", "output_topic", "dlq_topic")}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics(
+        [NewTopic(topics["input_topic"], partitions, 1)]
+        + [NewTopic(topics[k], 1, 1) for k in ("output_topic", "dlq_topic")]
+    )
+    produce_backlog(bootstrap, topics["input_topic"], backlog(n))
+    group = f"bench-pod-{stamp}"
+    port = 18000 + stamp % 1000
+    env = {
+        **os.environ,
+        "NEWSCLF_BOOTSTRAP_SERVERS": bootstrap,
+        "NEWSCLF_MODEL_DIR": str(model_dir),
+        "NEWSCLF_GROUP_ID": group,
+        "NEWSCLF_WORKERS": str(workers),
+        "NEWSCLF_METRICS_PORT": str(port),
+        "NEWSCLF_SESSION_TIMEOUT_MS": "6000",
+        "NEWSCLF_HEARTBEAT_INTERVAL_MS": "500",
+        "NEWSCLF_LOG_LEVEL": "WARNING",
+        **{f"NEWSCLF_{k.upper()}": v for k, v in topics.items()},
+        **{f"NEWSCLF_{k.upper()}": str(v) for k, v in extra.items()},
+    }
+    gpu = GpuBusy().start()
+    pod = subprocess.Popen([sys.executable, "-m", "consumer"], env=env)
+    tps = [TopicPartition(topics["input_topic"], p) for p in range(partitions)]
+
+    def committed() -> int:
+        try:
+            got = admin.list_group_offsets({group: tps}).get(group, {})
+        except Exception:  # noqa: BLE001 - the group may not exist yet
+            return 0
+        return sum(max(m.offset, 0) for m in got.values() if m is not None)
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        while not ready():
+            if pod.poll() is not None:
+                raise RuntimeError(f"the pod exited with {pod.returncode}")
+            time.sleep(0.05)
+        started = time.perf_counter()
+        while committed() < n:
+            if pod.poll() is not None:
+                raise RuntimeError(f"the pod exited with {pod.returncode}")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        busy = gpu.mean(started, started + elapsed)
+    finally:
+        pod.terminate()
+        pod.wait(120)
+        gpu.stop()
+        admin.close()
+    return {"n": n, "workers": workers, "e2e_s": elapsed, "gpu_busy_pct": busy}
 
 
 def rss_mib() -> float:
@@ -229,6 +350,8 @@ def report(r: dict[str, Any], label: str) -> None:
     table(f"Serving {n} articles ({label})", ["what", "articles/s", "ms per article"], rows)
     ratio = (1 / e2e_pa) / (1 / r["model_only_per_article_s"])
     print(f"\nend to end / model only: **{ratio:.2f}x**")
+    if r.get("gpu_busy_pct") is not None:
+        print(f"GPU busy during end to end: {r['gpu_busy_pct']:.0f} %")
     if r["stages"]:
         srows = [
             [stage, f"{secs:.2f}", f"{secs / r['e2e_s'] * 100:.0f} %", f"{secs / n * 1e6:.0f}"]
@@ -256,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a service setting, e.g. --set batch_max_records=128",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="also run python -m consumer with NEWSCLF_WORKERS=N (a pod) on the same backlog size",
+    )
     args = parser.parse_args(argv)
     from consumer import logs
 
@@ -275,7 +404,32 @@ def main(argv: list[str] | None = None) -> int:
     with nullcontext(None) if args.bootstrap else EmbeddedBroker() as broker:
         bootstrap = args.bootstrap or broker.bootstrap
         result = serve(bootstrap, model_dir, args.n, args.partitions, extra)
+        pod = (
+            serve_pod(bootstrap, model_dir, args.n, args.partitions, args.workers, extra)
+            if args.workers
+            else None
+        )
     report(result, "given broker" if args.bootstrap else "embedded broker")
+    if pod is not None:
+        one = args.n / result["e2e_s"]
+        rate = pod["n"] / pod["e2e_s"]
+        busy = (
+            "n/a (no nvidia-smi)" if pod["gpu_busy_pct"] is None else f"{pod['gpu_busy_pct']:.0f} %"
+        )
+        table(
+            f"One pod, NEWSCLF_WORKERS={pod['workers']} (python -m consumer)",
+            ["what", "articles/s", "vs one process", "vs model only", "GPU busy"],
+            [
+                [
+                    f"{pod['workers']} workers",
+                    f"{rate:.0f}",
+                    f"{rate / one:.2f}x",
+                    f"{rate * result['model_only_per_article_s']:.2f}x",
+                    busy,
+                ]
+            ],
+        )
+        result["pod"] = pod
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
     return 0

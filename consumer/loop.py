@@ -428,6 +428,7 @@ class Loop:
 
     def on_assigned(self, assigned: set[TP]) -> None:
         self._assignment = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        self.metrics.assigned.set(len(self._assignment))
         self._joined = True
         log.info(
             "partitions assigned",
@@ -446,6 +447,7 @@ class Loop:
 
     def _forget(self, partitions: set[TP]) -> None:
         self._assignment -= partitions
+        self.metrics.assigned.set(len(self._assignment))
         for topic, partition in partitions:
             if MULTIPROCESS:  # a worker's series outlives remove(): zero it for the pod's sum
                 self.metrics.lag.labels(topic=topic, partition=str(partition)).set(0)

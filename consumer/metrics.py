@@ -131,6 +131,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.assigned = Gauge(
+            "newsclf_assigned_partitions",
+            "Input partitions this member owns (0 on an extra replica).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.model = Gauge(
             "newsclf_model_info",
             "The model being served (value 1).",

@@ -6,13 +6,19 @@ Settings that contradict each other are refused at start-up with one line (``_ch
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from consumer.limits import OUTPUT_MAX_BYTES, dead_letter_max_bytes
 
@@ -147,6 +153,24 @@ class Settings(BaseSettings):
     metrics_port: int = Field(8000, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then files in ``$NEWSCLF_SECRETS_DIR`` (one file
+        per setting, named like its variable, e.g. ``NEWSCLF_SASL_PASSWORD``: how Kubernetes
+        mounts a Secret)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get("NEWSCLF_SECRETS_DIR")
+        if secrets_dir:
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        return tuple(sources)
 
     @model_validator(mode="before")
     @classmethod

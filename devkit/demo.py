@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, [settings.input_topic, settings.output_topic, settings.dlq_topic], 3
         )
         service = Service(settings)
+        assert service.http is not None
         info = service.model.info
         print(
             f"serving {info.version} ({info.variant}) on {info.provider}; "

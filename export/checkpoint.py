@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsclf.textprep import PREPROCESSING_FILE, Preprocessing
 from export.errors import CheckpointError, EvalGateError
+from newsclf.textprep import PREPROCESSING_FILE, Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ CONFIG_FILE = "config.json"
 EVAL_REPORT_FILE = "eval_report.json"
 TRAINING_CONFIG_FILE = "training_config.json"
 HELDOUT_FILE = "heldout.jsonl"
+TRAIN_SAMPLE_FILE = "train_sample.jsonl"
 TOKENIZER_JSON = "tokenizer.json"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Tokenizer files copied into the model directory when the checkpoint has them.
@@ -56,6 +57,11 @@ class Checkpoint:
     @property
     def heldout(self) -> Path | None:
         path = self.path / HELDOUT_FILE
+        return path if path.is_file() else None
+
+    @property
+    def train_sample(self) -> Path | None:
+        path = self.path / TRAIN_SAMPLE_FILE
         return path if path.is_file() else None
 
     @property

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsclf.feeds import build_feeds
-from newsclf.textprep import Preprocessing, compose, encode_batch, prepare_tokenizer
 from export.checkpoint import TOKENIZER_JSON, Checkpoint
 from export.errors import ExportError, ParityError
+from newsclf.feeds import build_feeds
+from newsclf.textprep import Preprocessing, compose, encode_batch, prepare_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -67,6 +67,24 @@ class ParityData:
     labels: list[str | None]
     source: str
     available: int  # rows in the source before sampling
+    scored: int | None = None  # the first rows that count for accuracy (None: all of them)
+
+    def top_up(self, more: ParityData, samples: int) -> ParityData:
+        """These rows, then ``more``'s up to ``samples`` in all. Accuracy stays on these:
+        ``more`` (training articles) measures agreement, not generalisation."""
+        room = max(samples - len(self.texts), 0)
+        if not room:
+            return self
+        keep = sorted(
+            random.Random(SAMPLE_SEED).sample(range(len(more.texts)), min(room, len(more.texts)))
+        )
+        return ParityData(
+            self.texts + [more.texts[i] for i in keep],
+            self.labels + [more.labels[i] for i in keep],
+            f"{self.source} ({len(self.texts)}) + {more.source} ({len(keep)})",
+            self.available + more.available,
+            len(self.texts) if self.scored is None else self.scored,
+        )
 
 
 @dataclass(frozen=True)
@@ -232,8 +250,12 @@ def measure_parity(
         provider=session.get_providers()[0],
         thresholds=thresholds,
         data=data.source,
-        torch_accuracy=_accuracy(torch_out, data.labels, checkpoint.labels),
-        onnx_accuracy=_accuracy(onnx_out, data.labels, checkpoint.labels),
+        torch_accuracy=_accuracy(
+            torch_out[: data.scored], data.labels[: data.scored], checkpoint.labels
+        ),
+        onnx_accuracy=_accuracy(
+            onnx_out[: data.scored], data.labels[: data.scored], checkpoint.labels
+        ),
         seconds=round(time.perf_counter() - started, 3),
     )
     log.info(

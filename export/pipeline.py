@@ -18,16 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from newsclf.textprep import PREPROCESSING_FILE
 from export.checkpoint import CONFIG_FILE, Checkpoint, check_eval_gate, load_checkpoint
 from export.errors import ExportError, OutputError
-from newsclf.manifest import (
-    MANIFEST_FILE,
-    MODEL_FILE,
-    Manifest,
-    sha256_file,
-    write_manifest,
-)
 from export.parity import (
     CPU,
     DEFAULT_SAMPLES,
@@ -37,6 +29,14 @@ from export.parity import (
     load_parity_data,
 )
 from export.variants import INT8_TARGETS, PROVIDERS, VARIANTS
+from newsclf.manifest import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Manifest,
+    sha256_file,
+    write_manifest,
+)
+from newsclf.textprep import PREPROCESSING_FILE
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,10 @@ def export_model(
             f"no parity data: {ckpt.path} has no heldout.jsonl; pass a JSONL file of articles"
         )
     data = load_parity_data(data_path, parity_samples)
+    if parity_data is None and ckpt.train_sample is not None:
+        # Parity needs numerical agreement on enough articles, not unseen ones: a small
+        # held-out split (a --limit run has 30) is topped up with training articles.
+        data = data.top_up(load_parity_data(ckpt.train_sample, parity_samples), parity_samples)
     thresholds = parity_thresholds or DEFAULT_THRESHOLDS[variant]
     output = Path(output)
     _check_output(output)

@@ -38,7 +38,7 @@ class TrainConfig:
     output: str = "artifacts/checkpoint"
     # text preparation (newsclf.textprep): what evaluation and serving use (preprocessing.json)
     max_length: int = 512
-    head_tokens: int = 384
+    head_tokens: int | None = None  # None: three quarters of max_length (384 of 512, 96 of 128)
     # Training may see shorter head+tail windows than serving (capped at max_length): on CPU,
     # time grows with the training length, while a model fine-tuned on 256 tokens classifies
     # better when it reads more of the article (docs/training-results.md). None: no cap.
@@ -91,7 +91,7 @@ class TrainConfig:
             problems.append("val_fraction + test_fraction must leave at least 10% for training")
         if self.max_length < 2:
             problems.append("max_length must be at least 2")
-        if not 1 <= self.head_tokens <= self.max_length:
+        if self.head_tokens is not None and not 1 <= self.head_tokens <= self.max_length:
             problems.append("head_tokens must be between 1 and max_length")
         if self.train_max_length is not None and self.train_max_length < 2:
             problems.append("train_max_length must be at least 2")
@@ -165,11 +165,19 @@ class TrainConfig:
         ``train_max_length`` capped at ``max_length``; unless ``train_head_tokens`` is given, the
         head keeps the serving head's share of the window."""
         length = min(self.train_max_length or self.max_length, self.max_length)
+        head = self.serving_head_tokens()
         if self.train_head_tokens is not None:
             return length, self.train_head_tokens
         if length == self.max_length:
-            return length, self.head_tokens
-        return length, max(1, min(length, round(length * self.head_tokens / self.max_length)))
+            return length, head
+        return length, max(1, min(length, round(length * head / self.max_length)))
+
+    def serving_head_tokens(self) -> int:
+        """``head_tokens``, or three quarters of ``max_length`` when it is not given, so that
+        ``--max-length`` alone always makes a valid window."""
+        if self.head_tokens is not None:
+            return self.head_tokens
+        return max(1, min(self.max_length, round(0.75 * self.max_length)))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (validated like any other config)."""
@@ -231,6 +239,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     optional = key in {
         "train_max_length",
         "train_head_tokens",
+        "head_tokens",
         "data",
         "title_column",
         "model",

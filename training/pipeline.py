@@ -4,6 +4,7 @@ checkpoint directory (model, tokenizer, preprocessing, reports, held-out split).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +20,13 @@ from training.data import Dataset, load_dataset
 from training.errors import TrainingError
 from training.metrics import classification_metrics
 from training.modeling import check_model_source, load_model, load_tokenizer, resolve_model
-from training.report import HELDOUT_JSONL, write_heldout, write_report
+from training.report import (
+    HELDOUT_JSONL,
+    TRAIN_SAMPLE_JSONL,
+    TRAIN_SAMPLE_SIZE,
+    write_heldout,
+    write_report,
+)
 from training.split import Split, stratified_split, stratified_subset
 from training.train import (
     FitResult,
@@ -176,6 +183,17 @@ def finalize(
     trained.prep.save(output_dir)
     config.save(output_dir)
     write_heldout(output_dir / HELDOUT_JSONL, test_texts, [labels[i] for i in test_labels])
+    train_texts_all, train_labels_all = data.part("train")
+    sample = sorted(
+        random.Random(config.seed).sample(
+            range(len(train_texts_all)), min(TRAIN_SAMPLE_SIZE, len(train_texts_all))
+        )
+    )
+    write_heldout(
+        output_dir / TRAIN_SAMPLE_JSONL,
+        [train_texts_all[i] for i in sample],
+        [labels[train_labels_all[i]] for i in sample],
+    )
 
     report: dict[str, Any] = {
         **metrics,
@@ -183,6 +201,7 @@ def finalize(
         "base_model": config.model or DEFAULT_BASE_MODEL_NAME,
         "hyperparameters": {
             **{k: getattr(config, k) for k in HYPERPARAMETER_KEYS},
+            "head_tokens": config.serving_head_tokens(),
             "train_max_length": config.train_lengths()[0],
             "train_head_tokens": config.train_lengths()[1],
         },

@@ -1,5 +1,7 @@
 """Evaluation report files: ``eval_report.json``, ``eval_report.md``, ``confusion_matrix.png``,
-and the held-out test split as ``heldout.jsonl``."""
+the held-out test split as ``heldout.jsonl``, and a seeded sample of the training split as
+``train_sample.jsonl`` (the export parity gate measures numerical agreement, not generalisation:
+it tops the held-out articles up with these)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ REPORT_JSON = "eval_report.json"
 REPORT_MD = "eval_report.md"
 CONFUSION_PNG = "confusion_matrix.png"
 HELDOUT_JSONL = "heldout.jsonl"
+TRAIN_SAMPLE_JSONL = "train_sample.jsonl"
+TRAIN_SAMPLE_SIZE = 512
 
 METRIC_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
 

@@ -30,7 +30,7 @@ def preprocessing_for(config: TrainConfig, tokenizer: PreTrainedTokenizerFast) -
     pad = tokenizer.pad_token_id
     return Preprocessing(
         max_length=config.max_length,
-        head_tokens=config.head_tokens,
+        head_tokens=config.serving_head_tokens(),
         pad_token_id=0 if pad is None else int(pad),
     )
 

@@ -143,3 +143,21 @@ def test_servable_graph_passes() -> None:
 def test_unservable_graphs_are_refused(changes: dict, message: str) -> None:
     with pytest.raises(ExportError, match=message):
         _graph(**changes).check_servable(5)
+
+
+def test_top_up_adds_training_articles_but_scores_only_held_out_ones(tmp_path):
+    held = tmp_path / "heldout.jsonl"
+    held.write_text(
+        "".join(json.dumps({"text": f"held {i}", "label": "a"}) + "\n" for i in range(30))
+    )
+    train = tmp_path / "train.jsonl"
+    train.write_text(
+        "".join(json.dumps({"text": f"train {i}", "label": "b"}) + "\n" for i in range(900))
+    )
+    data = load_parity_data(held, 512).top_up(load_parity_data(train, 512), 512)
+    assert len(data.texts) == 512 and data.scored == 30
+    assert data.texts[:30] == [f"held {i}" for i in range(30)]
+    assert all(t.startswith("train ") for t in data.texts[30:])
+    assert "heldout.jsonl (30)" in data.source and "(482)" in data.source
+    same = load_parity_data(held, 512).top_up(load_parity_data(train, 512), 512)
+    assert same.texts == data.texts  # seeded

@@ -82,3 +82,11 @@ def test_committed_default_config_matches_the_dataclass_defaults():
 
     path = Path(__file__).resolve().parents[2] / "configs" / "default.json"
     assert TrainConfig.load(path) == TrainConfig()
+
+
+def test_the_head_follows_max_length_unless_given():
+    assert TrainConfig().serving_head_tokens() == 384
+    assert TrainConfig(max_length=128).serving_head_tokens() == 96
+    assert TrainConfig(max_length=128).train_lengths() == (128, 96)
+    assert TrainConfig(max_length=128, head_tokens=128).serving_head_tokens() == 128
+    assert TrainConfig(max_length=2).serving_head_tokens() == 2
