@@ -12,7 +12,7 @@ Three threads share the work, so the device is never idle waiting for Python or 
 
 Offsets are committed strictly in batch order, only when everything before them is
 acknowledged: a crash re-delivers at most what is in flight. SIGTERM (:meth:`Loop.stop`)
-finishes what was taken from Kafka, commits it and returns.
+finishes the batches in flight, commits them and returns.
 
 Rebalances (the listener runs on kafka-python's network thread while ``poll`` blocks): a batch
 whose delivery has started is finished and committed before the partitions are released; a
@@ -149,7 +149,7 @@ class Loop:
 
     # ------------------------------------------------------------------------- control
     def stop(self) -> None:
-        """Stop taking records; :meth:`run` finishes what it took, commits it and returns."""
+        """Stop taking records; :meth:`run` finishes what is in flight, commits it, returns."""
         self._stop.set()
 
     @property
@@ -350,12 +350,15 @@ class Loop:
         self.health.not_ready_because = reason
 
     def drain(self) -> None:
-        """SIGTERM: batch what was taken from Kafka, deliver and commit it all."""
+        """SIGTERM: finish the batches in flight (delivered and committed), then return.
+        Records polled but not yet batched are left to whoever reads the partition next:
+        no offset is committed past them, and nothing was done with them."""
         self._raise_fatal()
         self._draining = True
-        log.info("draining", extra={"in_flight": len(self.inflight), "window": len(self._window)})
+        left = len(self._drop_window())
+        log.info("draining", extra={"in_flight": len(self.inflight), "left_unread": left})
         deadline = self.clock() + self.settings.delivery_timeout_s + 30
-        while self._window or len(self.inflight) or self._uncommitted:
+        while len(self.inflight) or self._uncommitted:
             self._raise_fatal()
             if self.clock() > deadline:
                 raise FatalError(ExitCode.DELIVERY, "draining did not finish in time")

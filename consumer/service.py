@@ -91,7 +91,7 @@ class Service:
                 log.info("service closed")
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM / SIGINT: finish what was taken from Kafka, commit, leave the group."""
+        """SIGTERM / SIGINT: finish the batches in flight, commit, leave the group."""
         if threading.current_thread() is not threading.main_thread():
             return
 

@@ -168,21 +168,20 @@ def test_a_failure_of_the_machine_retries_then_exits_4_without_committing(closin
     assert loop.metrics.retries.labels(kind="inference")._value.get() >= 1
 
 
-def test_stop_drains_the_window_and_commits(closing):
-    producer = FakeProducer(auto_ack=True)
-    loop, consumer = make(
-        {0: [article(i) for i in range(5)]},
-        producer,
-        batch_max_records=100,
-        batch_max_wait_ms=60_000,
-    )
+def test_stop_finishes_what_is_in_flight_and_leaves_the_window_unread(closing):
+    producer = FakeProducer()
+    loop, consumer = make({0: [article(i) for i in range(12)]}, producer, max_in_flight_batches=2)
     closing(loop)
-    loop.step()
-    assert len(producer.sent) == 0 and len(loop._window) == 5  # the window is still open
+    run_until(loop, lambda: len(producer.sent) == 8, "two batches sent")
+    for _ in range(5):
+        loop.step()
+    assert len(loop._window) == 4  # polled, not batched: the in-flight limit holds it
     loop.stop()
+    producer.auto_ack = True
+    producer.ack()
     loop.drain()
-    assert consumer.committed() == {0: 5}
-    assert sorted(offsets_of(producer)) == list(range(5))
+    assert consumer.committed() == {0: 8}, "in flight: delivered and committed"
+    assert sorted(offsets_of(producer)) == list(range(8)), "the window: left for the next reader"
 
 
 def test_a_result_the_broker_refuses_is_replaced_by_a_dead_letter(closing):
