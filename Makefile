@@ -57,7 +57,7 @@ kafka-start: ## start Apache Kafka (KRaft, fetched from Maven Central) on 127.0.
 kafka-stop: ## stop it
 	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh stop
 
-bench: install ## benchmarks: batching, ONNX variants, end-to-end throughput (prints ratios)
+bench: install ## benchmarks: serving overhead and memory, text preparation, batching, ONNX variants, end to end (ratios side by side)
 	$(PY) -m benchmarks.run
 
 clean: ## remove build outputs, artifacts and the local Kafka data

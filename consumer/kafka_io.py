@@ -51,6 +51,9 @@ def make_producer(settings: Settings) -> KafkaProducer:
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
+        # Outputs are ~1-2 KB: 16 KB batches (the default) mean a request per handful of
+        # records; 256 KB lets one request carry a whole batch's outputs per partition.
+        "batch_size": min(262_144, settings.producer_max_request_size),
         "max_request_size": settings.producer_max_request_size,
         "request_timeout_ms": int(settings.produce_timeout_s * 1000),
         "max_block_ms": int(settings.produce_timeout_s * 1000),
