@@ -279,6 +279,10 @@ class Loop:
         with self.timer("commit"):
             try:
                 self.consumer.commit(offsets)
+            except kafka_errors.RebalanceInProgressError:
+                # The group is rebalancing (a cooperative round): the offsets stay pending and
+                # are committed once it settles, for the partitions still owned then.
+                return
             except GENERATION_ERRORS as exc:
                 log.warning(
                     "commit refused, the group rebalanced: these records may be delivered again",
@@ -394,6 +398,8 @@ class Loop:
                         _merge_min(seek, b.starts)
         finished = self.inflight.pop_finished()
         offsets = commit_offsets(finished)
+        for tp, off in self._uncommitted.items():  # delivered earlier, commit refused meanwhile
+            offsets[tp] = max(offsets.get(tp, 0), off)
         with self._lock:
             self._finished_in_rebalance += finished
         if offsets and not s.exactly_once:
