@@ -173,6 +173,7 @@ class FailOnceBeforeCommit(Delivery):
     def before_commit(self, batch):
         if not FailOnceBeforeCommit.failed:
             FailOnceBeforeCommit.failed = True
+            self.producer.flush()  # the outputs reached the log; the crash comes before commit
             raise FatalError(ExitCode.INTERNAL, "crash between produce and commit")
 
 
