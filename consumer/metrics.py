@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from consumer.schemas import ERRORS
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # One label per stage; a stage is timed on one thread at a time and never inside another.
 STAGES = ("poll", "decode", "tokenize", "infer", "serialize", "send", "commit")
@@ -150,3 +152,7 @@ class Metrics:
             self.messages.labels(outcome=outcome)
         for result in ("committed", "dropped"):
             self.batches.labels(result=result)
+        for kind in ("inference", "commit"):
+            self.retries.labels(kind=kind)
+        for error in ERRORS:
+            self.dead_letters.labels(error=error)
