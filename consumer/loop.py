@@ -138,6 +138,7 @@ class Loop:
         self._joined = False
         self._draining = False
         self._infer_retrying = False
+        self._closed = False
         metrics.model.labels(
             version=info.version,
             sha256=info.sha256,
@@ -188,6 +189,7 @@ class Loop:
     def close(self) -> None:
         """Stop the workers (the clients are the service's to close)."""
         self._stop_workers()
+        self._closed = True
 
     # --------------------------------------------------------------------------- steps
     def step(self) -> None:
@@ -380,6 +382,8 @@ class Loop:
     def on_revoked(self, revoked: set[TP]) -> None:
         s = self.settings
         self._joined = False
+        if self._closed:  # the consumer closes: everything that could finish has finished
+            return
         seek = self._drop_window()
         _merge_min(seek, self.inflight.drop_undelivered())
         wait = min(s.delivery_timeout_s, 0.8 * s.session_timeout_ms / 1000)
