@@ -208,7 +208,7 @@ class Loop:
                 raise
         self.health.beat()
         now = self.clock()
-        if polled:
+        if polled and not self._draining:  # draining: nothing new is taken (see drain)
             with self._lock:
                 for records in polled.values():
                     self._window.extend(records)
@@ -236,11 +236,7 @@ class Loop:
                 if not self._window or len(self.inflight) >= s.max_in_flight_batches:
                     return
                 opened = self._window_opened if self._window_opened is not None else now
-                if not (
-                    len(self._window) >= s.batch_max_records
-                    or now - opened >= wait_s
-                    or self._draining
-                ):
+                if not (len(self._window) >= s.batch_max_records or now - opened >= wait_s):
                     return
             metadata = self.consumer.group_metadata() if s.exactly_once else None
             with self._lock:  # the window may have been emptied by a rebalance meanwhile
@@ -360,6 +356,12 @@ class Loop:
         Records polled but not yet batched are left to whoever reads the partition next:
         no offset is committed past them, and nothing was done with them."""
         self._raise_fatal()
+        # Order matters: stop fetching, stop taking records, then forget the window. A record
+        # polled after the window was dropped and batched would carry its partition's commit
+        # past the dropped ones (their position is not sought back: the member is leaving).
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
         self._draining = True
         left = len(self._drop_window())
         log.info("draining", extra={"in_flight": len(self.inflight), "left_unread": left})

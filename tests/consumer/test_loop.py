@@ -290,3 +290,25 @@ def test_the_loop_times_every_stage_and_they_do_not_overlap(closing):
     counts = loop.metrics.timer.counts
     for stage in ("poll", "decode", "tokenize", "infer", "serialize", "send", "commit"):
         assert counts[stage] >= 1, stage
+
+
+def test_draining_never_commits_past_the_records_it_leaves_unread(closing):
+    """The window is dropped on SIGTERM without a seek (the member leaves): a record polled
+    after that and batched would carry the partition's commit past the dropped ones."""
+    producer = FakeProducer()
+    loop, consumer = make(
+        {0: [article(i) for i in range(12)]},
+        producer,
+        max_in_flight_batches=2,
+        poll_max_records=2,
+        batch_max_wait_ms=60_000,
+    )
+    closing(loop)
+    consumer.per_poll = 2
+    run_until(loop, lambda: len(loop.inflight) == 1 and len(loop._window) == 2, "a batch out")
+    loop.stop()
+    producer.auto_ack = True
+    producer.ack()
+    loop.drain()
+    assert consumer.committed() == {0: 4}, "records 4 and 5 were left unread: nothing past them"
+    assert sorted(offsets_of(producer)) == [0, 1, 2, 3]
