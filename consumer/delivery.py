@@ -15,7 +15,8 @@ Failures, by whose they are:
   dead-letter topic accepts less than ``NEWSCLF_DLQ_MAX_VALUE_BYTES`` allows);
 * the broker unreachable or slow: the producer retries (idempotently) until
   ``NEWSCLF_DELIVERY_TIMEOUT_S``; past it the service exits 5 with nothing more committed;
-* fenced (another instance took over the transactional id): exit 6.
+* fenced (another instance took over the transactional id, or the group's generation moved on
+  under a transaction): exit 6, the transaction aborted.
 """
 
 from __future__ import annotations
@@ -215,12 +216,14 @@ class Delivery:
             except Exception as exc:
                 self._abort(exc)
                 if isinstance(exc, GENERATION_ERRORS) or not batch.committable:
-                    log.warning(
-                        "transaction refused: the group moved on; batch dropped",
-                        extra={"error": f"{type(exc).__name__}: {exc}"},
-                    )
-                    self.inflight.finish(batch, State.DROPPED)
-                    return
+                    # The group moved on (KIP-447 fencing by generation). Dropping the batch and
+                    # going on could let a later transaction commit offsets past its records;
+                    # a restart re-reads from the committed offsets: nothing lost or repeated.
+                    raise FatalError(
+                        ExitCode.FENCED,
+                        "the consumer group moved on during a transaction (its offsets were "
+                        f"refused): {type(exc).__name__}: {exc}",
+                    ) from exc
                 refused = [
                     (o, f.exception)
                     for o, f in futures

@@ -253,15 +253,15 @@ def test_exactly_once_commits_offsets_inside_each_transaction(closing):
     assert consumer.commits == []  # offsets travel in the transactions
 
 
-def test_exactly_once_drops_a_batch_the_group_no_longer_owns(closing):
+def test_exactly_once_stops_when_the_group_moved_on_under_a_transaction(closing):
     producer = FakeProducer()
     producer.commit_error = kafka_errors.IllegalGenerationError("generation moved on")
     loop, consumer = make({0: [article(i) for i in range(4)]}, producer, delivery="exactly-once")
     closing(loop)
-    run_until(
-        loop, lambda: "abort" in producer.calls and not len(loop.inflight), "aborted, dropped"
-    )
-    assert loop.metrics.batches.labels(result="dropped")._value.get() == 1
+    with pytest.raises(FatalError) as failed:
+        run_until(loop, lambda: False, "fatal")
+    assert failed.value.code == ExitCode.FENCED
+    assert producer.calls[-1] == "abort" and "commit" not in producer.calls
 
 
 def test_stage_timers_never_nest_on_one_thread():
