@@ -15,7 +15,8 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from consumer import logs
-from consumer.errors import ExitCode, FatalError
+from consumer.errors import ConfigError, ExitCode, FatalError
+from consumer.kafka_io import KafkaAuthError
 from consumer.model import ModelError
 from consumer.settings import Settings
 
@@ -49,15 +50,19 @@ def _exit(code: ExitCode, reason: str) -> int:
 
 def start_error(exc: BaseException, settings: Settings) -> tuple[ExitCode, str] | None:
     """The exit code and one line for a failure to start, or None when it is unexpected."""
-    if isinstance(exc, ModelError):
+    if isinstance(exc, ModelError | ConfigError):
         return ExitCode.CONFIG, str(exc)
+    if isinstance(exc, KafkaAuthError):
+        first = str(exc).splitlines()[0] if str(exc) else "refused"
+        return ExitCode.KAFKA_START, (
+            f"authentication refused by Kafka at {settings.bootstrap_servers} "
+            f"(NEWSCLF_SASL_USERNAME / NEWSCLF_SASL_PASSWORD / NEWSCLF_SSL_*): {first}"
+        )
     if isinstance(exc, KafkaError):
-        name = type(exc).__name__
-        if "Authentication" in name or "Sasl" in name or "Authorization" in name:
-            what = "authentication refused by Kafka"
-        else:
-            what = "cannot connect to Kafka"
-        return ExitCode.KAFKA_START, f"{what} at {settings.bootstrap_servers}: {name}: {exc}"
+        first = (str(exc).splitlines() or [""])[0]
+        return ExitCode.KAFKA_START, (
+            f"cannot connect to Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {first}"
+        )
     if isinstance(exc, OSError):
         return ExitCode.KAFKA_START, f"cannot start: {exc}"
     return None

@@ -25,3 +25,8 @@ class FatalError(RuntimeError):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class ConfigError(ValueError):
+    """The settings contradict the cluster (say, a dead-letter topic too small for dead
+    letters): refused at start-up with one line, exit code 2."""

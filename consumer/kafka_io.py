@@ -9,16 +9,22 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
+import threading
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consumer.limits import RECORD_FRAMING
 from consumer.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ASSIGNORS = {
     "range": RangePartitionAssignor,
@@ -45,7 +51,11 @@ def make_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(**conf)
 
 
-def make_producer(settings: Settings) -> KafkaProducer:
+def make_producer(settings: Settings, limits: TopicLimits | None = None) -> KafkaProducer:
+    """The producer. ``limits``: the record size each output topic accepts; no produced batch
+    may exceed the smallest (the broker checks whole batches against ``max.message.bytes``)."""
+    smallest = min(limits.values(), default=settings.producer_max_request_size) if limits else None
+    batch = min(262_144, settings.producer_max_request_size, (smallest or 1 << 30) - RECORD_FRAMING)
     conf: dict[str, Any] = {
         **settings.kafka_common(),
         "acks": "all",
@@ -53,7 +63,7 @@ def make_producer(settings: Settings) -> KafkaProducer:
         "linger_ms": 5,
         # Outputs are ~1-2 KB: 16 KB batches (the default) mean a request per handful of
         # records; 256 KB lets one request carry a whole batch's outputs per partition.
-        "batch_size": min(262_144, settings.producer_max_request_size),
+        "batch_size": max(batch, 64),
         "max_request_size": settings.producer_max_request_size,
         "request_timeout_ms": int(settings.produce_timeout_s * 1000),
         "max_block_ms": int(settings.produce_timeout_s * 1000),
@@ -64,6 +74,118 @@ def make_producer(settings: Settings) -> KafkaProducer:
     if settings.exactly_once:
         conf["transactional_id"] = settings.effective_transactional_id()
     return KafkaProducer(**conf)
+
+
+TopicLimits = dict[str, int]
+
+
+class KafkaAuthError(KafkaError):
+    """Kafka refused the service's credentials (or its authorisation) at start-up."""
+
+
+class _AuthWatch(logging.Handler):
+    """Reads kafka-python's own log records during the pre-flight. A refused login shows
+    there first: as an authentication error, or (SCRAM on Kafka 4) as the broker closing the
+    connection in the middle of the SASL exchange, which kafka-python would retry for 30 s."""
+
+    def __init__(self, sasl: bool) -> None:
+        super().__init__(logging.DEBUG)
+        self.sasl = sasl
+        self.failure: str | None = None
+        self._closed_in_sasl = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is not None:
+            return
+        text = record.getMessage()
+        explicit = re.search(
+            r"\w*(?:Authentication|Authorization)\w*(?:Error|Failed)\w*[^\n]*", text
+        )
+        if explicit:
+            self.failure = explicit.group(0)
+        elif re.search(r"CERTIFICATE_VERIFY_FAILED|SSLError|SSLCertVerificationError", text):
+            self.failure = "TLS handshake refused: " + text.splitlines()[0][-300:]
+        elif self.sasl and re.search(
+            r"Bootstrap connection to .* failed: .*socket disconnected", text
+        ):
+            # The broker took the TCP connection, then closed it: with SASL, that is a refused
+            # login (kafka-python reports no reason for it).
+            self._closed_in_sasl += 1
+            if self._closed_in_sasl >= 2:
+                self.failure = (
+                    "the broker closed the connection during SASL authentication, twice "
+                    "(wrong credentials or mechanism)"
+                )
+
+
+def preflight(settings: Settings, timeout_s: float = 25.0) -> None:
+    """Connect once, quietly, before the real clients: a refused login stops the start at
+    once with :class:`KafkaAuthError` (kafka-python alone retries it for 30 s, logging each
+    try); an unreachable cluster raises its own error after ``timeout_s``."""
+    watch = _AuthWatch(sasl=settings.security_protocol.startswith("SASL"))
+    kafka_log = logging.getLogger("kafka")
+    saved = kafka_log.propagate, kafka_log.level
+    kafka_log.addHandler(watch)
+    kafka_log.propagate = False
+    kafka_log.setLevel(logging.INFO)
+    outcome: dict[str, BaseException] = {}
+    done = threading.Event()
+
+    def probe() -> None:
+        try:
+            admin = KafkaAdminClient(
+                **settings.kafka_common(), bootstrap_timeout_ms=int(timeout_s * 1000)
+            )
+            admin.close()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=probe, name="kafka-preflight", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            if watch.failure is not None:
+                break
+    finally:
+        if watch.failure is None:  # on a failure the service exits: kafka stays quiet
+            kafka_log.removeHandler(watch)
+            kafka_log.propagate, level = saved
+            kafka_log.setLevel(level)
+    if watch.failure is not None:
+        raise KafkaAuthError(watch.failure)
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def topic_limits(settings: Settings, topics: list[str], timeout_s: float = 10.0) -> TopicLimits:
+    """The largest record each topic accepts: the smaller of its ``max.message.bytes`` and the
+    producer's request limit. Best effort: without DescribeConfigs (a broker that lacks it, an
+    ACL that denies it) every topic gets the producer's limit."""
+    limit = settings.producer_max_request_size
+    found: TopicLimits = {t: limit for t in topics}
+    try:
+        admin = KafkaAdminClient(
+            **settings.kafka_common(), bootstrap_timeout_ms=int(timeout_s * 1000)
+        )
+        try:
+            described = admin.describe_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, t, configs={"max.message.bytes": None})
+                    for t in topics
+                ],
+                config_filter="all",
+            )
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001 - a limit we cannot read is the producer's
+        log.info("topic limits unknown", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return found
+    for topic, configs in (described or {}).get("topic", {}).items():
+        value = (configs or {}).get("max.message.bytes", {}).get("value")
+        if topic in found and value is not None and str(value).isdigit():
+            found[topic] = min(limit, int(value))
+    return found
 
 
 def ensure_topics(settings: Settings, names: list[str], partitions: int = 1) -> None:

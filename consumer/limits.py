@@ -35,3 +35,16 @@ def dead_letter_max_bytes(embedded_value_bytes: int) -> int:
 
 # The largest output record: key, id, echoed title, labels and scores, source, headers.
 OUTPUT_MAX_BYTES = 32_768
+# What a record costs beyond its key, value and headers, record batch header included: the
+# broker checks whole batches against a topic's max.message.bytes.
+RECORD_FRAMING = 128
+
+
+def record_bytes(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> int:
+    """An upper bound of the bytes a record takes in a batch of its own."""
+    return (
+        len(value)
+        + (len(key) if key else 0)
+        + sum(len(k) + len(v) for k, v in headers)
+        + RECORD_FRAMING
+    )

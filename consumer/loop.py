@@ -46,7 +46,7 @@ from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
 from consumer.metrics import Metrics
 from consumer.policy import isolate, retrying
 from consumer.schemas import Decoded
-from consumer.settings import Settings
+from consumer.settings import Settings, max_embeddable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class Loop:
         *,
         delivery_cls: type[Delivery] = Delivery,
         clock: Callable[[], float] = time.monotonic,
+        record_limits: dict[str, int] | None = None,
     ) -> None:
         s = self.settings = settings
         self.model = model
@@ -114,7 +115,11 @@ class Loop:
             model_version=info.version,
             model_sha256=info.sha256,
             labels=info.labels,
-            dlq_max_value_bytes=s.dlq_max_value_bytes,
+            dlq_max_value_bytes=min(
+                s.dlq_max_value_bytes,
+                max_embeddable((record_limits or {}).get(s.dlq_topic, s.producer_max_request_size)),
+            ),
+            record_limits=record_limits or {},
         )
         self.delivery = delivery_cls(
             producer,

@@ -6,13 +6,14 @@ the inference worker and delivery call these functions, and tests call them with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from consumer.batching import padded_tokens, plan_batches
+from consumer.limits import record_bytes
 from consumer.schemas import (
     Decoded,
     Rejection,
@@ -61,6 +62,18 @@ class Routes:
     model_sha256: str
     labels: tuple[str, ...]
     dlq_max_value_bytes: int
+    # The largest record each topic accepts (max.message.bytes, the producer's limit); a topic
+    # not listed takes any record the producer does.
+    record_limits: Mapping[str, int] = field(default_factory=dict)
+
+    def fits(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> int | None:
+        """None when the record fits ``topic``, else the topic's limit."""
+        limit = self.record_limits.get(topic)
+        if limit is not None and record_bytes(key, value, headers) > limit:
+            return limit
+        return None
 
 
 @dataclass(slots=True)
@@ -168,9 +181,24 @@ def build_outgoing(
         except Exception as exc:  # noqa: BLE001 - a record must never stop its batch
             rejected.append((i, Rejection("processing_failed", f"cannot encode the result: {exc}")))
             continue
-        out.append(Outgoing(routes.output_topic, record.key, value, headers, i, "output"))
+        targets: list[tuple[str, Kind]] = [(routes.output_topic, "output")]
         if routes.label_topics is not None:
-            out.append(Outgoing(routes.label_topics[label], record.key, value, headers, i, "label"))
+            targets.append((routes.label_topics[label], "label"))
+        too_big = [
+            (topic, limit)
+            for topic, _ in targets
+            if (limit := routes.fits(topic, record.key, value, headers)) is not None
+        ]
+        if too_big:
+            topic, limit = too_big[0]
+            reason = (
+                f"the result takes {record_bytes(record.key, value, headers)} bytes with its "
+                f"framing; {topic} accepts at most {limit} (its max.message.bytes)"
+            )
+            rejected.append((i, Rejection("output_rejected", reason)))
+            continue
+        for topic, kind in targets:
+            out.append(Outgoing(topic, record.key, value, headers, i, kind))
         results.append((i, label, scores[k][best[k]]))
     for row, reason in classified.failed.items():
         rejected.append((accepted[row], Rejection("processing_failed", reason)))

@@ -4,7 +4,8 @@ Decoding never raises past :func:`decode_article`: every failure becomes a :clas
 with a stable ``error`` class and a human-readable ``reason``. JSON is parsed and validated in
 one pass (pydantic-core), which also rejects what would break a later stage: lone surrogate
 escapes (``"\\ud800"``: not Unicode text, the tokenizer and the output encoder would fail on
-them), nesting deeper than 200 levels, numbers out of range.
+them), nesting deeper than 200 levels, integers too long to parse. Fields the service
+ignores are not policed further (NaN or 1e999 there are tolerated).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ BOM = b"\xef\xbb\xbf"
 ERRORS = (
     "too_large",  # value over NEWSCLF_MAX_MESSAGE_BYTES, or key over 4096 bytes
     "bad_utf8",  # value is not UTF-8
-    "bad_json",  # not JSON (or no value at all), lone surrogates, nesting > 200, huge numbers
+    "bad_json",  # not JSON (or no value at all), lone surrogates, nesting > 200, huge integers
     "not_an_object",  # JSON, but not an object
     "invalid_article",  # missing or blank id, wrong types
     "empty_text",  # neither title nor text after normalisation

@@ -8,8 +8,10 @@ import threading
 from types import FrameType
 
 from consumer.delivery import Delivery
+from consumer.errors import ConfigError
 from consumer.health import Health, HealthServer
-from consumer.kafka_io import make_consumer, make_producer
+from consumer.kafka_io import TopicLimits, make_consumer, make_producer, preflight, topic_limits
+from consumer.limits import dead_letter_max_bytes
 from consumer.loop import Loop
 from consumer.metrics import Metrics
 from consumer.model import OnnxClassifier
@@ -48,9 +50,11 @@ class Service:
             if http
             else None
         )
+        preflight(settings)  # a refused login stops here, at once, with one line
+        limits = self._limits(settings)
         self.consumer = make_consumer(settings)
         try:
-            self.producer = make_producer(settings)
+            self.producer = make_producer(settings, limits)
         except Exception:
             self.consumer.close(autocommit=False)
             raise
@@ -62,7 +66,23 @@ class Service:
             self.metrics,
             self.health,
             delivery_cls=delivery_cls,
+            record_limits=limits,
         )
+
+    def _limits(self, settings: Settings) -> TopicLimits:
+        """What each output topic accepts; refuse a dead-letter topic that cannot take even a
+        dead letter without the original embedded."""
+        topics = [settings.output_topic, settings.dlq_topic]
+        if settings.route_by_label:
+            topics += [f"{settings.label_topic_prefix}{lb}" for lb in self.model.info.labels]
+        limits = topic_limits(settings, topics)
+        dlq = limits.get(settings.dlq_topic, settings.producer_max_request_size)
+        if dead_letter_max_bytes(0) > dlq:
+            raise ConfigError(
+                f"{settings.dlq_topic} accepts records of at most {dlq} bytes "
+                f"(max.message.bytes); a dead letter needs up to {dead_letter_max_bytes(0)}"
+            )
+        return limits
 
     def run(self) -> None:
         """Serve until :meth:`stop`; always closes the clients and leaves the group."""

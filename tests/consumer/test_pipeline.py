@@ -139,3 +139,20 @@ def test_decode_tokenize_infer_serialize_never_raises(model, values):
         body = json.loads(o.value)
         if o.kind == "dead_letter":
             assert body["error"] in ERRORS
+
+
+def test_a_result_over_its_topics_limit_becomes_an_output_rejected_dead_letter(model):
+    records = [
+        Rec(json.dumps({"id": "short", "text": "Goal."}).encode(), offset=0),
+        Rec(json.dumps({"id": "long", "title": "headline " * 100, "text": "x"}).encode(), offset=1),
+    ]
+    decoded = pipeline.decode(records, 100_000)
+    texts = [d.text for d in decoded if isinstance(d, Decoded)]
+    classified = pipeline.classify(model, texts, 8, 2048, StageTimer())
+    limited = routes(model, by_label=True)
+    limited = pipeline.Routes(**{**limited.__dict__, "record_limits": {"out": 1000}})
+    out, results = pipeline.build_outgoing(records, decoded, classified, limited, "t")
+    assert [(o.index, o.kind) for o in out] == [(0, "output"), (0, "label"), (1, "dead_letter")]
+    letter = json.loads(out[-1].value)
+    assert letter["error"] == "output_rejected" and "out accepts at most 1000" in letter["reason"]
+    assert [r[0] for r in results] == [0]
