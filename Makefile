@@ -61,7 +61,7 @@ bench: install ## benchmarks: serving overhead and memory, text preparation, bat
 	$(PY) -m benchmarks.run
 
 clean: ## remove build outputs, artifacts and the local Kafka data
-	rm -rf $(ARTIFACTS) .cache/kafka/data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(ARTIFACTS) .cache/kafka/*/data .cache/chaos .pytest_cache .mypy_cache .ruff_cache
 
 # ---- deployment: images (buildah, no Docker daemon), manifests, alerts (docs/deploy.md)
 IMAGE_TARGET ?= cpu
