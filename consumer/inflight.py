@@ -81,6 +81,7 @@ class InFlight:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._batches: deque[Batch] = deque()
+        self._finished = 0  # batches finished so far (wait_for_finish waits for it to move)
 
     def __len__(self) -> int:
         with self._cond:
@@ -114,7 +115,17 @@ class InFlight:
         with self._cond:
             batch.state = state
             batch.delivered_at = time.time()
+            self._finished += 1
             self._cond.notify_all()
+
+    def wait_for_finish(self, timeout: float) -> None:
+        """Block until another batch finishes (or ``timeout``): the loop's wait while the
+        pipeline is full, instead of spinning on short polls that take CPU from the model."""
+        with self._cond:
+            seen = self._finished
+            if any(b.state in FINISHED for b in self._batches):
+                return
+            self._cond.wait_for(lambda: self._finished != seen, timeout)
 
     def drop_undelivered(self) -> dict[TP, int]:
         """Drop every batch that has not started delivery. Returns, per partition, the first

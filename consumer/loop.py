@@ -227,7 +227,10 @@ class Loop:
     def _poll_timeout(self) -> float:
         if self._window and self._window_opened is not None:
             if len(self.inflight) >= self.settings.max_in_flight_batches:
-                return BUSY_POLL_S
+                # Full: nothing to do until a batch finishes. Wait for that instead of polling
+                # every few ms (each poll costs CPU the model could use); then poll at once.
+                self.inflight.wait_for_finish(IDLE_POLL_S)
+                return 0.0
             left = self.settings.batch_max_wait_ms / 1000 - (self.clock() - self._window_opened)
             return max(left, 0.0)
         return BUSY_POLL_S if len(self.inflight) else IDLE_POLL_S
