@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,11 @@ from newsclf.corpus import iter_bbc
 from newsclf.textprep import compose
 
 
-def backlog(n: int) -> list[dict[str, Any]]:
+def backlog(n: int) -> Iterator[dict[str, Any]]:
+    """``n`` BBC articles, the corpus repeated under fresh ids (generated, not held)."""
     corpus = list(iter_bbc())
-    out = []
     for i, a in zip(range(n), itertools.cycle(corpus), strict=False):
-        out.append({"id": f"bench-{i}", "title": a["title"], "text": a["text"], "source": "bbc"})
-    return out
+        yield {"id": f"bench-{i}", "title": a["title"], "text": a["text"], "source": "bbc"}
 
 
 def tiny_model_dir() -> Path:
@@ -92,7 +92,7 @@ class TimedSession:
         return getattr(self._session, name)
 
 
-def produce_backlog(bootstrap: str, topic: str, items: list[dict[str, Any]]) -> None:
+def produce_backlog(bootstrap: str, topic: str, items: Iterable[dict[str, Any]]) -> None:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
@@ -146,8 +146,7 @@ def serve(
         + [NewTopic(topics[k], 1, 1) for k in ("output_topic", "dlq_topic")]
     )
     admin.close()
-    items = backlog(n)
-    produce_backlog(bootstrap, topics["input_topic"], items)
+    produce_backlog(bootstrap, topics["input_topic"], backlog(n))
     settings = Settings(
         bootstrap_servers=bootstrap,
         model_dir=model_dir,
@@ -193,7 +192,7 @@ def serve(
     )
     service.stop()
     runner.join(60)
-    texts = [compose(a["title"], a["text"]) for a in items[: min(n, 5000)]]
+    texts = [compose(a["title"], a["text"]) for a in backlog(min(n, 5000))]
     rows = getattr(settings, "infer_max_rows", None) or settings.batch_max_size
     tokens = getattr(settings, "infer_max_tokens", None) or settings.batch_max_tokens
     only_s, only_forward = model_only(service.model, texts, rows, tokens)

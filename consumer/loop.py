@@ -329,11 +329,9 @@ class Loop:
                     m.lag.labels(topic=topic, partition=str(partition)).set(max(end - nxt, 0))
 
     def _backpressure(self) -> None:
-        s = self.settings
-        full = len(self.inflight) >= s.max_in_flight_batches and (
-            len(self._window) >= s.batch_max_records
-        )
-        hold = full or self._draining
+        # A full batch still waiting in the window means there was no room in flight for it:
+        # take nothing more until there is (the window stays under batch + one poll).
+        hold = len(self._window) >= self.settings.batch_max_records or self._draining
         if hold:
             assigned = set(self.consumer.assignment()) - set(self.consumer.paused())
             if assigned:

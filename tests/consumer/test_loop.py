@@ -62,6 +62,12 @@ def run_until(loop, predicate, what, steps=2000):
     raise AssertionError(f"never reached: {what}")
 
 
+@pytest.fixture(autouse=True)
+def _short_waits(monkeypatch):
+    """A full pipeline makes a step wait for a batch to finish, up to IDLE_POLL_S."""
+    monkeypatch.setattr("consumer.loop.IDLE_POLL_S", 0.05)
+
+
 @pytest.fixture
 def closing():
     loops = []
@@ -312,3 +318,25 @@ def test_draining_never_commits_past_the_records_it_leaves_unread(closing):
     loop.drain()
     assert consumer.committed() == {0: 4}, "records 4 and 5 were left unread: nothing past them"
     assert sorted(offsets_of(producer)) == [0, 1, 2, 3]
+
+
+def test_the_window_stays_bounded_while_the_pipeline_is_full(closing):
+    """However long the model takes, the loop holds at most a batch and one poll in its
+    window: memory does not grow with the backlog."""
+    producer = FakeProducer()
+    loop, consumer = make(
+        {0: [article(i) for i in range(400)]},
+        producer,
+        max_in_flight_batches=2,
+        poll_max_records=10,
+    )
+    closing(loop)
+    consumer.per_poll = 10
+    biggest = 0
+    for round_ in range(12):
+        for _ in range(3):
+            loop.step()
+            biggest = max(biggest, len(loop._window))
+        producer.ack()  # one pipeline's worth at a time
+    assert biggest <= 4 + 10, biggest
+    assert consumer.positions[0] < 400, "the backlog stays in Kafka, not in memory"
