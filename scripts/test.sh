@@ -2,7 +2,8 @@
 # The whole test suite, as `make test` and CI run it (from the repo root, .venv installed):
 #   pass 1: Apache Kafka (scripts/kafka.sh: fetched from Maven Central, started, stopped on exit)
 #           and the whole suite against it;
-#   pass 2: the Kafka tests (-m kafka) again, against the embedded Tansu broker.
+#   pass 2: the Kafka tests (-m kafka) again, against the embedded Tansu broker;
+#   pass 3: the serving image built and run (under CI=true, or NEWSCLF_IMAGE_TEST=1).
 # A summary line per pass; non-zero exit when any pass failed or ran no test.
 #
 #   PYTEST_ARGS="-x -k brokers" bash scripts/test.sh    # extra pytest arguments, both passes
@@ -79,6 +80,21 @@ STOP_KAFKA=0
 run_pass "pass 2 (embedded Tansu, -m kafka)" "$RESULTS/tansu.xml" -- \
     env -u NEWSCLF_TEST_BOOTSTRAP NEWSCLF_TEST_BROKER_KIND=tansu \
     "$PY" -m pytest -m kafka "${EXTRA[@]}"
+
+# ---- pass 3: the serving image, built and run (CI, or NEWSCLF_IMAGE_TEST=1): buildah on a
+# Debian base, read-only and non-root against the embedded broker (scripts/image/image-test.sh)
+if [[ "${CI:-}" == "true" || "${NEWSCLF_IMAGE_TEST:-}" == "1" ]]; then
+    echo "=== pass 3 (serving image) ==="
+    started=$(date +%s)
+    if bash scripts/image/tools.sh system && bash scripts/image/image-test.sh; then
+        SUMMARY+=("pass 3 (serving image): passed in $(($(date +%s) - started)) s")
+    else
+        FAILED=1
+        SUMMARY+=("pass 3 (serving image): FAILED in $(($(date +%s) - started)) s")
+    fi
+else
+    SUMMARY+=("pass 3 (serving image): skipped (runs under CI=true; NEWSCLF_IMAGE_TEST=1 or make image-test here)")
+fi
 
 echo
 echo "=== summary ==="
