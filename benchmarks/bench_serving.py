@@ -72,21 +72,19 @@ class TimedSession:
         self.seconds = 0.0
         self.calls = 0
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
+    def _timed(self, method: str, *args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
         try:
-            return self._session.run(*args, **kwargs)
+            return getattr(self._session, method)(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - t
             self.calls += 1
 
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self._timed("run", *args, **kwargs)
+
     def run_with_iobinding(self, *args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return self._session.run_with_iobinding(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t
-            self.calls += 1
+        return self._timed("run_with_iobinding", *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)

@@ -453,7 +453,10 @@ class Loop:
         self._joined = True
         log.info(
             "partitions assigned",
-            extra={"partitions": sorted(f"{t}-{p}" for t, p in self._assignment)},
+            extra={
+                "partitions": sorted(f"{t}-{p}" for t, p in self._assignment),
+                "member": self.settings.client_id,
+            },
         )
 
     def _drop_window(self) -> dict[TP, int]:

@@ -31,6 +31,16 @@ def log_port(path) -> int | None:
     return None
 
 
+def members_with_partitions(path) -> set[str]:
+    """The workers whose latest assignment is not empty."""
+    latest: dict[str, list[str]] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if '"partitions assigned"' in line:
+            entry = json.loads(line)
+            latest[entry.get("member", "")] = entry.get("partitions") or []
+    return {member for member, parts in latest.items() if parts}
+
+
 def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
@@ -58,15 +68,16 @@ def test_two_workers_share_the_work_and_sigterm_drains_them_all(
     }
     log = tmp_path / "pod.log"
     articles = bbc_articles(120, step=5)
-    produce_values(
-        kafka_bootstrap,
-        t["input_topic"],
-        encoded(articles),
-        keys=[a["id"].encode() for a in articles],
-    )
     pod = service_process(env, log)
     try:
         port = wait_for(lambda: log_port(log), 60, "the pod's HTTP server")
+        wait_for(lambda: members_with_partitions(log) == {"pod-w0", "pod-w1"}, 90, "two members")
+        produce_values(
+            kafka_bootstrap,
+            t["input_topic"],
+            encoded(articles),
+            keys=[a["id"].encode() for a in articles],
+        )
         out = consume_all(kafka_bootstrap, t["output_topic"], len(articles), timeout=120)
         wait_for(lambda: scrape(port, "/readyz")[0] == 200, 60, "every worker ready")
 
