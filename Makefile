@@ -34,10 +34,11 @@ demo: install ## the main job end to end: embedded broker, train, export, serve,
 test: install ## the whole suite: unit + integration against Apache Kafka, then the Kafka tests against the embedded broker
 	bash scripts/test.sh
 
-lint: install ## ruff + mypy
+lint: install ## ruff + mypy, then the deployment checks (make lint-deploy)
 	$(PY) -m ruff check newsclf consumer training export devkit tests benchmarks
 	$(PY) -m ruff format --check newsclf consumer training export devkit tests benchmarks
 	$(PY) -m mypy newsclf consumer training export devkit
+	$(MAKE) --no-print-directory lint-deploy
 
 train: install ## fine-tune the default model on the default corpus into $(CHECKPOINT)
 	$(PY) -m training --output $(CHECKPOINT)
