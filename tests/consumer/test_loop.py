@@ -333,7 +333,7 @@ def test_the_window_stays_bounded_while_the_pipeline_is_full(closing):
     closing(loop)
     consumer.per_poll = 10
     biggest = 0
-    for round_ in range(12):
+    for _round in range(12):
         for _ in range(3):
             loop.step()
             biggest = max(biggest, len(loop._window))
