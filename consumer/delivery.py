@@ -22,7 +22,6 @@ Failures, by whose they are:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +75,7 @@ class Delivery:
         exactly_once: bool,
         delivery_timeout_s: float,
         timer: Callable[[str], Any],
+        resolve_later: Callable[[Batch], None],
     ) -> None:
         self.producer = producer
         self.routes = routes
@@ -86,9 +86,8 @@ class Delivery:
         self._lock = threading.Lock()
         self._pending: dict[int, int] = {}  # batch seq -> records not yet acknowledged
         self._failures: dict[int, list[tuple[Outgoing, BaseException]]] = {}
-        # Batches with failed records go here for :meth:`resolve` on the delivery thread
-        # (the loop forwards them into that thread's queue; anything with ``put`` will do).
-        self.resolve_queue: Any = queue.SimpleQueue()
+        # A batch with failed records goes back to the delivery thread, to :meth:`resolve`.
+        self.resolve_later = resolve_later
 
     # ------------------------------------------------------------------------ entry points
     def deliver(self, batch: Batch) -> None:
@@ -181,7 +180,7 @@ class Delivery:
             del self._pending[batch.seq]
             failed = batch.seq in self._failures
         if failed:
-            self.resolve_queue.put(batch)
+            self.resolve_later(batch)
         else:
             self.inflight.finish(batch, State.DELIVERED)
 

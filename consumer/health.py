@@ -49,10 +49,6 @@ class Health:
     def ready(self) -> bool:
         return self.not_ready_because is None
 
-    @ready.setter
-    def ready(self, value: bool) -> None:
-        self.not_ready_because = None if value else "not ready"
-
 
 def _handler(registry: CollectorRegistry, health: HealthView) -> type[BaseHTTPRequestHandler]:
     routes: dict[str, Callable[[], tuple[int, bytes, str]]] = {

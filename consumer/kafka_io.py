@@ -118,25 +118,25 @@ class _AuthWatch(logging.Handler):
                 )
 
 
-def preflight(settings: Settings, timeout_s: float = 25.0) -> None:
+def preflight(settings: Settings, timeout_s: float = 25.0) -> KafkaAdminClient:
     """Connect once, quietly, before the real clients: a refused login stops the start at
     once with :class:`KafkaAuthError` (kafka-python alone retries it for 30 s, logging each
-    try); an unreachable cluster raises its own error after ``timeout_s``."""
+    try); an unreachable cluster raises its own error after ``timeout_s``. Returns the
+    connected admin client (the caller closes it)."""
     watch = _AuthWatch(sasl=settings.security_protocol.startswith("SASL"))
     kafka_log = logging.getLogger("kafka")
     saved = kafka_log.propagate, kafka_log.level
     kafka_log.addHandler(watch)
     kafka_log.propagate = False
     kafka_log.setLevel(logging.INFO)
-    outcome: dict[str, BaseException] = {}
+    outcome: dict[str, Any] = {}
     done = threading.Event()
 
     def probe() -> None:
         try:
-            admin = KafkaAdminClient(
+            outcome["admin"] = KafkaAdminClient(
                 **settings.kafka_common(), bootstrap_timeout_ms=int(timeout_s * 1000)
             )
-            admin.close()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             outcome["error"] = exc
         finally:
@@ -156,28 +156,23 @@ def preflight(settings: Settings, timeout_s: float = 25.0) -> None:
         raise KafkaAuthError(watch.failure)
     if "error" in outcome:
         raise outcome["error"]
+    return outcome["admin"]  # type: ignore[no-any-return]
 
 
-def topic_limits(settings: Settings, topics: list[str], timeout_s: float = 10.0) -> TopicLimits:
+def topic_limits(admin: KafkaAdminClient, settings: Settings, topics: list[str]) -> TopicLimits:
     """The largest record each topic accepts: the smaller of its ``max.message.bytes`` and the
     producer's request limit. Best effort: without DescribeConfigs (a broker that lacks it, an
     ACL that denies it) every topic gets the producer's limit."""
     limit = settings.producer_max_request_size
     found: TopicLimits = {t: limit for t in topics}
     try:
-        admin = KafkaAdminClient(
-            **settings.kafka_common(), bootstrap_timeout_ms=int(timeout_s * 1000)
+        described = admin.describe_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, t, configs={"max.message.bytes": None})
+                for t in topics
+            ],
+            config_filter="all",
         )
-        try:
-            described = admin.describe_configs(
-                [
-                    ConfigResource(ConfigResourceType.TOPIC, t, configs={"max.message.bytes": None})
-                    for t in topics
-                ],
-                config_filter="all",
-            )
-        finally:
-            admin.close()
     except Exception as exc:  # noqa: BLE001 - a limit we cannot read is the producer's
         log.info("topic limits unknown", extra={"error": f"{type(exc).__name__}: {exc}"})
         return found

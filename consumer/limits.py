@@ -48,3 +48,15 @@ def record_bytes(key: bytes | None, value: bytes, headers: list[tuple[str, bytes
         + sum(len(k) + len(v) for k, v in headers)
         + RECORD_FRAMING
     )
+
+
+def max_embeddable(request_size: int) -> int:
+    """The largest ``dlq_max_value_bytes`` whose dead letters fit ``request_size``."""
+    low, high = 0, request_size
+    while low < high:
+        mid = (low + high + 1) // 2
+        if dead_letter_max_bytes(mid) <= request_size:
+            low = mid
+        else:
+            high = mid - 1
+    return low

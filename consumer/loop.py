@@ -43,10 +43,11 @@ from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
 from consumer.errors import ExitCode, FatalError
 from consumer.health import Health
 from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
+from consumer.limits import max_embeddable
 from consumer.metrics import Metrics
 from consumer.policy import isolate, retrying
 from consumer.schemas import Decoded
-from consumer.settings import Settings, max_embeddable
+from consumer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class Loop:
             ),
             record_limits=record_limits or {},
         )
+        self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self.delivery = delivery_cls(
             producer,
             self.routes,
@@ -128,9 +131,8 @@ class Loop:
             exactly_once=s.exactly_once,
             delivery_timeout_s=s.delivery_timeout_s,
             timer=self.timer,
+            resolve_later=lambda batch: self._deliver_q.put(("resolve", batch)),
         )
-        self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # the window and the batches a rebalance finished
         self._window: list[Any] = []
@@ -485,7 +487,6 @@ class Loop:
             threading.Thread(target=self._infer_worker, name="inference", daemon=True),
             threading.Thread(target=self._delivery_worker, name="delivery", daemon=True),
         ]
-        self.delivery.resolve_queue = _ForwardQueue(self._deliver_q)
         for t in self._threads:
             t.start()
 
@@ -559,16 +560,6 @@ class Loop:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
-
-
-class _ForwardQueue:
-    """Delivery's resolve queue, forwarded into the delivery thread's own queue."""
-
-    def __init__(self, target: queue.SimpleQueue[tuple[str, Batch] | None]) -> None:
-        self._target = target
-
-    def put(self, batch: Batch) -> None:
-        self._target.put(("resolve", batch))
 
 
 def _log_commit(offsets: Any, result: Any) -> None:

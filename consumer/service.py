@@ -7,6 +7,8 @@ import signal
 import threading
 from types import FrameType
 
+from kafka.admin import KafkaAdminClient
+
 from consumer.delivery import Delivery
 from consumer.errors import ConfigError
 from consumer.health import Health, HealthServer
@@ -50,8 +52,11 @@ class Service:
             if http
             else None
         )
-        preflight(settings)  # a refused login stops here, at once, with one line
-        limits = self._limits(settings)
+        admin = preflight(settings)  # a refused login stops here, at once, with one line
+        try:
+            limits = self._limits(admin, settings)
+        finally:
+            admin.close()
         self.consumer = make_consumer(settings)
         try:
             self.producer = make_producer(settings, limits)
@@ -69,13 +74,13 @@ class Service:
             record_limits=limits,
         )
 
-    def _limits(self, settings: Settings) -> TopicLimits:
+    def _limits(self, admin: KafkaAdminClient, settings: Settings) -> TopicLimits:
         """What each output topic accepts; refuse a dead-letter topic that cannot take even a
         dead letter without the original embedded."""
         topics = [settings.output_topic, settings.dlq_topic]
         if settings.route_by_label:
             topics += [f"{settings.label_topic_prefix}{lb}" for lb in self.model.info.labels]
-        limits = topic_limits(settings, topics)
+        limits = topic_limits(admin, settings, topics)
         dlq = limits.get(settings.dlq_topic, settings.producer_max_request_size)
         if dead_letter_max_bytes(0) > dlq:
             raise ConfigError(

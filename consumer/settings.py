@@ -20,7 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from consumer.limits import OUTPUT_MAX_BYTES, dead_letter_max_bytes
+from consumer.limits import OUTPUT_MAX_BYTES, dead_letter_max_bytes, max_embeddable
 
 Delivery = Literal["at-least-once", "exactly-once"]
 Provider = Literal["auto", "cuda", "cpu"]
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         description="How long a batch's outputs may take to be acknowledged, "
         "retries included (a broker outage budget); then the service exits 5.",
     )
-    producer_max_request_size: int = Field(1_048_576, ge=32_768)
+    producer_max_request_size: int = Field(1_048_576, ge=OUTPUT_MAX_BYTES)
 
     # --- delivery semantics
     delivery: Delivery = "at-least-once"
@@ -207,8 +207,6 @@ class Settings(BaseSettings):
                 f"{self.producer_max_request_size}: lower dlq_max_value_bytes to at most "
                 f"{max_embeddable(self.producer_max_request_size)}"
             )
-        if self.producer_max_request_size < OUTPUT_MAX_BYTES:  # pragma: no cover (ge= holds it)
-            raise ValueError("producer_max_request_size is below the largest output record")
         if self.batch_max_wait_ms >= self.max_poll_interval_ms:
             raise ValueError("batch_max_wait_ms must be lower than max_poll_interval_ms")
         if self.model_sha256 is not None and not re.fullmatch(
@@ -267,15 +265,3 @@ class Settings(BaseSettings):
         if self.ssl_password is not None:
             conf["ssl_password"] = self.ssl_password.get_secret_value()
         return conf
-
-
-def max_embeddable(request_size: int) -> int:
-    """The largest ``dlq_max_value_bytes`` whose dead letters fit ``request_size``."""
-    low, high = 0, request_size
-    while low < high:
-        mid = (low + high + 1) // 2
-        if dead_letter_max_bytes(mid) <= request_size:
-            low = mid
-        else:
-            high = mid - 1
-    return low

@@ -9,26 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from consumer.service import Service
 from consumer.settings import Settings
 from newsclf.corpus import iter_bbc
+from tests.fixtures.waiting import wait_for  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def bbc_articles(n: int, step: int = 7) -> list[dict[str, Any]]:

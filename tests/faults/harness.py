@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from tests.fixtures.kafka import admin_client, topic_partitions
+from tests.fixtures.waiting import wait_for  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_ROOT_ENV = "NEWSCLF_SERVICE_ROOT"
@@ -47,16 +48,6 @@ def service_root() -> Path:
     if not (root / "consumer" / "__main__.py").is_file():
         raise AssertionError(f"{SERVICE_ROOT_ENV}={root}: no consumer/__main__.py there")
     return root
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # ------------------------------------------------------------------------------- settings
