@@ -157,16 +157,6 @@ class InFlight:
                 self._cond.wait(min(left, 0.1))
             return True
 
-    def wait_empty(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._batches and not all(b.state in FINISHED for b in self._batches):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
-
     def pop_finished(self) -> list[Batch]:
         """Remove and return the longest run of finished batches at the head, in order."""
         done: list[Batch] = []

@@ -160,10 +160,6 @@ class Loop:
         """Stop taking records; :meth:`run` finishes what is in flight, commits it, returns."""
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def run(self) -> None:
         """Consume until :meth:`stop`. Raises :class:`FatalError` when the service must exit."""
         self.open()
