@@ -139,7 +139,17 @@ def _specials(mask: Sequence[int]) -> tuple[int, int]:
 def encode_batch(
     tokenizer: Tokenizer, texts: Sequence[str], prep: Preprocessing
 ) -> list[list[int]]:
-    """Token ids for each text, special tokens included, head+tail truncated to ``max_length``.
+    """Token ids for each text, special tokens included, head+tail truncated to ``max_length``
+    (:func:`encode_batch_marked` without the truncation marks)."""
+    return encode_batch_marked(tokenizer, texts, prep)[0]
+
+
+def encode_batch_marked(
+    tokenizer: Tokenizer, texts: Sequence[str], prep: Preprocessing
+) -> tuple[list[list[int]], list[bool]]:
+    """Token ids for each text, special tokens included, head+tail truncated to ``max_length``,
+    and for each text whether it was longer than the window (so the model did not read all of
+    it).
 
     A text longer than the window's character budget is not tokenized whole: only a piece cut
     from each end at a space (``CHARS_PER_TOKEN`` characters per kept token) is, and the ids
@@ -152,6 +162,7 @@ def encode_batch(
     head_chars = head_n * CHARS_PER_TOKEN
     tail_chars = tail_n * CHARS_PER_TOKEN
     out: list[list[int] | None] = [None] * len(texts)
+    truncated = [False] * len(texts)
     todo = list(range(len(texts)))
     scale = 1
     while todo:
@@ -176,6 +187,7 @@ def encode_batch(
             k += 1
             if not cut:
                 out[i] = head_tail(first.ids, prep.max_length, head_n)
+                truncated[i] = len(first.ids) > prep.max_length
                 continue
             front, back = _specials(first.special_tokens_mask)
             ok = len(first.ids) - back >= head_n + _SPARE_TOKENS
@@ -186,11 +198,12 @@ def encode_batch(
                 front, back = _specials(last.special_tokens_mask)
                 ok = ok and len(last.ids) - front >= tail_n + _SPARE_TOKENS
                 ids += last.ids[-tail_n:]
-            if ok:
+            if ok:  # both pieces hold more than the window keeps: the text is longer
                 out[i] = ids
+                truncated[i] = True
             else:
                 again.append(i)
         todo = again
         scale *= 2
     assert all(ids is not None for ids in out)
-    return out  # type: ignore[return-value]
+    return out, truncated  # type: ignore[return-value]

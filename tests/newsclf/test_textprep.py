@@ -12,6 +12,7 @@ from newsclf.textprep import (
     Preprocessing,
     compose,
     encode_batch,
+    encode_batch_marked,
     head_tail,
     normalize_text,
     prepare_tokenizer,
@@ -92,6 +93,19 @@ def test_cut_tokenizing_gives_the_whole_texts_ids_on_any_spaced_text(tokenizer, 
     texts = [normalize_text(t) for t in texts]
     prep = Preprocessing(32, 24, 0)
     assert encode_batch(tokenizer, texts, prep) == whole(tokenizer, texts, prep)
+    _, marks = encode_batch_marked(tokenizer, texts, prep)
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=True)]
+    assert marks == [n > prep.max_length for n in lengths]
+
+
+@pytest.mark.parametrize("max_length", [64, 512])
+def test_truncation_marks_on_real_news(tokenizer, max_length):
+    texts = [compose(a["title"], a["text"]) for a in list(iter_bbc())[::9]]
+    prep = Preprocessing(max_length, max_length * 3 // 4, 0)
+    _, marks = encode_batch_marked(tokenizer, texts, prep)
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=True)]
+    assert marks == [n > max_length for n in lengths]
+    assert 0 < sum(marks) < len(texts) or max_length == 64
 
 
 def test_a_huge_text_is_not_tokenized_whole(tokenizer):
