@@ -130,7 +130,7 @@ class Delivery:
             raise self._delivery_fatal(o, exc)
         batch.dead_letters += ["output_rejected"] * len(retry)
         refused = {o.index for o in retry}
-        batch.results = [r for r in batch.results if r[0] not in refused]
+        batch.results = [r for r in batch.results if r.index not in refused]
         self._send_all(batch, retry)
 
     # --------------------------------------------------------------------- at-least-once
@@ -272,7 +272,7 @@ class Delivery:
         kept = [o for o in outgoing if o.index not in indices or o.kind == "dead_letter"]
         first = {o.index: (o, exc) for o, exc in reversed(refused)}
         letters = [self._rejected_output(batch, o, exc) for o, exc in first.values()]
-        batch.results = [r for r in batch.results if r[0] not in indices]
+        batch.results = [r for r in batch.results if r.index not in indices]
         batch.dead_letters += ["output_rejected"] * len(letters)
         return kept + letters
 

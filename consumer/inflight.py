@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.pipeline import Classified, Record
+from consumer.pipeline import Classified, Record, Result
 from consumer.schemas import Decoded, Rejection
 
 TP = tuple[str, int]  # (topic, partition)
@@ -50,7 +50,7 @@ class Batch:
     state: State = State.QUEUED
     delivery_started: float | None = None
     delivered_at: float | None = None  # wall clock, for end-to-end latency
-    results: list[tuple[int, str, float]] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)  # error class per dead letter
     committable: bool = True  # False once its partitions were lost
 

@@ -48,6 +48,7 @@ from consumer.metrics import Metrics
 from consumer.policy import isolate, retrying
 from consumer.schemas import Decoded
 from consumer.settings import Settings
+from newsclf.drift import DriftWindow
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class Loop:
         delivery_cls: type[Delivery] = Delivery,
         clock: Callable[[], float] = time.monotonic,
         record_limits: dict[str, int] | None = None,
+        detect: pipeline.Detect | None = None,
     ) -> None:
         s = self.settings = settings
         self.model = model
@@ -101,9 +103,11 @@ class Loop:
         self.health = health
         self.clock = clock
         self.timer = metrics.timer
+        self.detect = detect
         self.inflight = InFlight()
         info = model.info
         self.labels: tuple[str, ...] = info.labels
+        review = review_policy(s, info)
         self.routes = pipeline.Routes(
             output_topic=s.output_topic,
             dlq_topic=s.dlq_topic,
@@ -121,7 +125,18 @@ class Loop:
                 max_embeddable((record_limits or {}).get(s.dlq_topic, s.producer_max_request_size)),
             ),
             record_limits=record_limits or {},
+            **review,
         )
+        self.drift = (
+            DriftWindow(info.reference, info.labels, s.drift_window)
+            if getattr(info, "reference", None) is not None
+            else None
+        )
+        if self.drift is None:
+            log.warning(
+                "the model has no drift reference (re-export it): no drift metrics",
+                extra={"model_version": info.version},
+            )
         self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self.delivery = delivery_cls(
@@ -311,13 +326,26 @@ class Loop:
             if b.classified is not None:
                 m.batch_tokens.observe(b.classified.padded_tokens)
             acked = b.delivered_at or time.time()
-            for i, label, score in b.results:
-                ts = b.records[i].timestamp
+            reviewed = 0
+            for r in b.results:
+                ts = b.records[r.index].timestamp
                 if ts and ts > 0:
                     m.end_to_end.observe(max(acked - ts / 1000, 0.0))
-                m.predictions.labels(label=label).inc()
-                m.confidence.observe(score)
-            m.messages.labels(outcome="classified").inc(len(b.results))
+                m.confidence.observe(r.score)
+                if r.reason is None:
+                    m.predictions.labels(label=r.label).inc()
+                else:
+                    reviewed += 1
+                    m.reviews.labels(reason=r.reason).inc()
+            m.messages.labels(outcome="classified").inc(len(b.results) - reviewed)
+            m.messages.labels(outcome="reviewed").inc(reviewed)
+            if b.classified is not None:
+                cut = sum(b.classified.truncated)
+                m.truncated.inc(cut)
+                m.batch_truncated.observe(cut)
+            if self.drift is not None and b.results:
+                self.drift.add((r.label, r.score) for r in b.results)
+                m.observe_drift(self.drift, self.routes.model_version)
             m.messages.labels(outcome="dead_lettered").inc(len(b.dead_letters))
             for error in b.dead_letters:
                 m.dead_letters.labels(error=error).inc()
@@ -520,7 +548,7 @@ class Loop:
         if s.drill_infer_delay_ms:
             time.sleep(s.drill_infer_delay_ms / 1000)
         return pipeline.classify(
-            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer
+            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer, self.detect
         )
 
     def _probe(self) -> None:
@@ -556,6 +584,40 @@ class Loop:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
+
+
+def review_policy(settings: Settings, info: Any) -> dict[str, Any]:
+    """The review topic, threshold and supported languages in force: the settings', else the
+    model's (:class:`~consumer.model.ModelInfo`). Routing off: no review topic."""
+    if not settings.review_routing:
+        log.info("review routing is off: every classified article gets its label")
+        return {"review_topic": None, "review_threshold": None, "supported_languages": None}
+    threshold = settings.review_threshold
+    if threshold is None:
+        threshold = getattr(info, "review_threshold", None)
+    if settings.supported_languages is not None:
+        languages = settings.language_set()
+    else:
+        model_languages = getattr(info, "supported_languages", None)
+        languages = frozenset(model_languages) if model_languages else None
+    log.info(
+        "review routing",
+        extra={
+            "review_topic": settings.review_topic,
+            "threshold": threshold,
+            "supported_languages": sorted(languages) if languages is not None else "any",
+        },
+    )
+    if threshold is None and languages is None:
+        log.warning(
+            "review routing is on, but the model has no review threshold and no supported "
+            "languages (an older export) and none are set: nothing will go to review"
+        )
+    return {
+        "review_topic": settings.review_topic,
+        "review_threshold": threshold,
+        "supported_languages": languages,
+    }
 
 
 def _log_commit(offsets: Any, result: Any) -> None:

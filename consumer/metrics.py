@@ -15,11 +15,12 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from consumer.schemas import ERRORS
+from consumer.schemas import ERRORS, REVIEW_REASONS
+from newsclf.drift import DriftWindow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # One label per stage; a stage is timed on one thread at a time and never inside another.
-STAGES = ("poll", "decode", "tokenize", "infer", "serialize", "send", "commit")
+STAGES = ("poll", "decode", "language", "tokenize", "infer", "serialize", "send", "commit")
 
 
 class StageOverlapError(RuntimeError):
@@ -102,6 +103,40 @@ class Metrics:
             registry=r,
             buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
         )
+        self.reviews = Counter(
+            "newsclf_reviews_total",
+            "Articles sent to the review topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.truncated = Counter(
+            "newsclf_truncated_articles_total",
+            "Articles longer than the model's window (it read their head and tail only).",
+            registry=r,
+        )
+        self.batch_truncated = Histogram(
+            "newsclf_batch_truncated_articles",
+            "Articles per batch longer than the model's window.",
+            registry=r,
+            buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )
+        self.drift = Gauge(
+            "newsclf_drift_divergence",
+            "Jensen-Shannon divergence (0-1) of the recent predictions from the test split's, "
+            "per model version and signal (labels: the label mix; confidence: the histogram "
+            "of the predicted label's probability).",
+            ["model_version", "signal"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.drift_window = Gauge(
+            "newsclf_drift_window_fill",
+            "Share of the drift window filled with predictions (0-1); the divergence is noisy "
+            "until it is 1.",
+            ["model_version"],
+            registry=r,
+            multiprocess_mode="livemin",
+        )
         self.batches = Counter(
             "newsclf_batches_total",
             "Batches by result (committed | dropped in a rebalance).",
@@ -148,11 +183,23 @@ class Metrics:
         )
         for stage in STAGES:
             self.stage.labels(stage=stage)
-        for outcome in ("classified", "dead_lettered"):
+        for outcome in ("classified", "reviewed", "dead_lettered"):
             self.messages.labels(outcome=outcome)
+        for reason in REVIEW_REASONS:
+            self.reviews.labels(reason=reason)
         for result in ("committed", "dropped"):
             self.batches.labels(result=result)
         for kind in ("inference", "commit"):
             self.retries.labels(kind=kind)
         for error in ERRORS:
             self.dead_letters.labels(error=error)
+
+    def observe_drift(self, window: DriftWindow, model_version: str) -> None:
+        """Export the drift window's divergences and fill."""
+        self.drift.labels(model_version=model_version, signal="labels").set(
+            window.label_divergence()
+        )
+        self.drift.labels(model_version=model_version, signal="confidence").set(
+            window.confidence_divergence()
+        )
+        self.drift_window.labels(model_version=model_version).set(len(window) / window.size)

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from newsclf.drift import Reference
 from newsclf.feeds import build_feeds
-from newsclf.textprep import Preprocessing, encode_batch, prepare_tokenizer
+from newsclf.textprep import Preprocessing, encode_batch, encode_batch_marked, prepare_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,12 @@ class ModelInfo:
     labels: tuple[str, ...]
     provider: str
     max_length: int
+    # From the manifest (an older model directory lacks them; then: no calibration, no
+    # review threshold, any language, no drift reference).
+    temperature: float = 1.0
+    review_threshold: float | None = None  # calibrated confidence, chosen at training
+    supported_languages: tuple[str, ...] | None = None  # from the training data
+    reference: Reference | None = None  # predictions on the test split (drift)
 
 
 def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
@@ -54,11 +61,46 @@ def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities from logits, calibrated by ``temperature`` (temperature scaling)."""
     z = logits.astype(np.float32, copy=False)
+    if temperature != 1.0:
+        z = z / np.float32(temperature)
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _trust_fields(manifest: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """Calibration, review threshold, supported languages and drift reference from the
+    manifest; :class:`ModelError` when present but malformed."""
+    out: dict[str, Any] = {}
+    try:
+        calibration = manifest.get("calibration")
+        if calibration is not None:
+            temperature = float(calibration["temperature"])
+            if not 0 < temperature < 1000:
+                raise ValueError(f"temperature {temperature} is out of range")
+            out["temperature"] = temperature
+            threshold = calibration.get("threshold")
+            if threshold is not None:
+                if not 0 <= float(threshold) <= 1:
+                    raise ValueError(f"threshold {threshold} is not a probability")
+                out["review_threshold"] = float(threshold)
+        languages = manifest.get("languages")
+        if languages is not None:
+            supported = languages["supported"]
+            if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
+                raise ValueError("languages.supported must be a list of language codes")
+            out["supported_languages"] = tuple(supported)
+        reference = manifest.get("reference")
+        if reference is not None:
+            out["reference"] = Reference.from_dict(reference)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"model directory {model_dir}: bad calibration or language data: {exc}"
+        ) from exc
+    return out
 
 
 class OnnxClassifier:
@@ -156,6 +198,7 @@ class OnnxClassifier:
             labels=labels,
             provider=active,
             max_length=prep.max_length,
+            **_trust_fields(manifest, model_dir),
         )
         model = cls(session, tokenizer, prep, info, cuda=active == "CUDAExecutionProvider")
         model.predict(model.tokenize(["warm-up"]))  # fail here, not on the first message
@@ -175,6 +218,10 @@ class OnnxClassifier:
         """Token ids per text, head+tail truncated exactly as in training. One tokenizer call."""
         return encode_batch(self._tokenizer, texts, self.prep)
 
+    def tokenize_marked(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+        """:meth:`tokenize`, and per text whether it was longer than the model's window."""
+        return encode_batch_marked(self._tokenizer, texts, self.prep)
+
     def _feeds(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         return build_feeds(ids, self.prep.pad_token_id, self._inputs)
 
@@ -192,7 +239,7 @@ class OnnxClassifier:
             logits = binding.copy_outputs_to_cpu()[0]
         else:
             logits = self._session.run([self._output], feeds)[0]
-        probs = softmax(np.asarray(logits, dtype=np.float32))
+        probs = softmax(np.asarray(logits, dtype=np.float32), self.info.temperature)
         if probs.shape != (len(ids), len(self.info.labels)):
             raise ModelError(
                 f"model returned shape {probs.shape} for {len(ids)} rows and "

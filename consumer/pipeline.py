@@ -16,6 +16,7 @@ from consumer.batching import padded_tokens, plan_batches
 from consumer.limits import record_bytes
 from consumer.schemas import (
     Decoded,
+    Prediction,
     Rejection,
     dead_letter_headers,
     dead_letter_key,
@@ -27,8 +28,9 @@ from consumer.schemas import (
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["output", "label", "dead_letter"]
+Kind = Literal["output", "label", "review", "dead_letter"]
 StageTimer = Callable[[str], Any]  # timer(stage) -> context manager
+Detect = Callable[[Sequence[str]], list[str | None]]  # texts -> ISO 639-1 codes | None
 
 
 class Record(Protocol):
@@ -45,7 +47,7 @@ class Record(Protocol):
 class Model(Protocol):
     labels: tuple[str, ...]
 
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]: ...
+    def tokenize_marked(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]: ...
 
     def predict(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...
 
@@ -62,9 +64,27 @@ class Routes:
     model_sha256: str
     labels: tuple[str, ...]
     dlq_max_value_bytes: int
+    # Review routing: None sends every classified article to output_topic.
+    review_topic: str | None = None
+    review_threshold: float | None = None  # calibrated confidence below it: low_confidence
+    supported_languages: frozenset[str] | None = None  # None: any language
     # The largest record each topic accepts (max.message.bytes, the producer's limit); a topic
     # not listed takes any record the producer does.
     record_limits: Mapping[str, int] = field(default_factory=dict)
+
+    def review_reasons(self, score: float, language: str | None) -> list[str]:
+        """Why an article with this confidence and language should go to review (in
+        :data:`~consumer.schemas.REVIEW_REASONS` order); empty: publish its label."""
+        reasons = []
+        if (
+            language is not None
+            and self.supported_languages is not None
+            and language not in self.supported_languages
+        ):
+            reasons.append("unsupported_language")
+        if self.review_threshold is not None and score < self.review_threshold:
+            reasons.append("low_confidence")
+        return reasons
 
     def fits(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
@@ -88,14 +108,34 @@ class Outgoing:
     kind: Kind
 
 
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One classified article: where it went (``reason`` None: labelled on the output topic)."""
+
+    index: int  # in its batch
+    label: str
+    score: float
+    reason: str | None
+
+
 @dataclass
 class Classified:
     """What inference made of a batch: probabilities for the accepted rows, in order, and the
-    rows the model failed on alone (found by isolation)."""
+    rows the model failed on alone (found by isolation); per row, whether the text was longer
+    than the model's window and its detected language."""
 
     probs: np.ndarray  # (accepted rows, labels); rows of failed articles are NaN
     failed: dict[int, str] = field(default_factory=dict)  # row -> reason
     padded_tokens: int = 0
+    truncated: list[bool] = field(default_factory=list)
+    languages: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        rows = self.probs.shape[0]
+        if not self.truncated:
+            self.truncated = [False] * rows
+        if not self.languages:
+            self.languages = [None] * rows
 
 
 def decode(records: Sequence[Record], max_bytes: int) -> list[Decoded | Rejection]:
@@ -109,14 +149,20 @@ def classify(
     max_rows: int,
     max_tokens: int,
     timer: StageTimer,
+    detect: Detect | None = None,
 ) -> Classified:
-    """Tokenize in one call, plan inference calls under the row and token budgets, run them.
-    Raises whatever the tokenizer or the model raises (see :mod:`consumer.policy`)."""
+    """Detect each text's language (when ``detect`` is given), tokenize in one call, plan
+    inference calls under the row and token budgets, run them. Raises whatever the detector,
+    the tokenizer or the model raises (see :mod:`consumer.policy`)."""
     n_labels = len(model.labels)
     if not texts:
         return Classified(np.zeros((0, n_labels), dtype=np.float32))
+    languages: list[str | None] = []
+    if detect is not None:
+        with timer("language"):
+            languages = detect(texts)
     with timer("tokenize"):
-        ids = model.tokenize(texts)
+        ids, truncated = model.tokenize_marked(texts)
         lengths = [len(x) for x in ids]
         calls = plan_batches(lengths, max_rows, max_tokens)
     out = np.empty((len(texts), n_labels), dtype=np.float32)
@@ -128,7 +174,9 @@ def classify(
                     f"model returned shape {probs.shape} for {len(call)} rows of {n_labels} labels"
                 )
             out[call] = probs
-    return Classified(out, padded_tokens=padded_tokens(lengths, calls))
+    return Classified(
+        out, padded_tokens=padded_tokens(lengths, calls), truncated=truncated, languages=languages
+    )
 
 
 def build_outgoing(
@@ -137,11 +185,12 @@ def build_outgoing(
     classified: Classified,
     routes: Routes,
     at: str,
-) -> tuple[list[Outgoing], list[tuple[int, str, float]]]:
-    """Output records (and per-label copies) for classified articles, dead letters for the
-    rest. Returns the outgoing records and, per classified article, (index, label, score)."""
+) -> tuple[list[Outgoing], list[Result]]:
+    """Output records (and per-label copies) for classified articles, review records for those
+    the service should not decide alone, dead letters for the rest. Returns the outgoing
+    records and one :class:`Result` per classified article."""
     out: list[Outgoing] = []
-    results: list[tuple[int, str, float]] = []
+    results: list[Result] = []
     labels = routes.labels
     accepted = [i for i, d in enumerate(decoded) if isinstance(d, Decoded)]
     if len(accepted) != classified.probs.shape[0]:
@@ -163,43 +212,61 @@ def build_outgoing(
         i = accepted[row]
         record = records[i]
         article = decoded[i].article  # type: ignore[union-attr]
-        label = labels[best[k]]
+        prediction = Prediction(
+            labels[best[k]],
+            best[k],
+            scores[k],
+            classified.languages[row],
+            classified.truncated[row],
+        )
+        score = scores[k][best[k]]
+        reasons = (
+            routes.review_reasons(score, prediction.language)
+            if routes.review_topic is not None
+            else []
+        )
         try:
             value = output_value(
                 article,
-                label,
-                scores[k],
+                prediction,
                 labels,
-                best[k],
                 routes.model_version,
                 routes.model_sha256,
                 record.topic,
                 record.partition,
                 record.offset,
                 record.timestamp,
+                review=(reasons, routes.review_threshold) if reasons else None,
             )
         except Exception as exc:  # noqa: BLE001 - a record must never stop its batch
             rejected.append((i, Rejection("processing_failed", f"cannot encode the result: {exc}")))
             continue
-        targets: list[tuple[str, Kind]] = [(routes.output_topic, "output")]
-        if routes.label_topics is not None:
-            targets.append((routes.label_topics[label], "label"))
+        targets: list[tuple[str, Kind]]
+        record_headers = headers
+        if reasons:
+            assert routes.review_topic is not None
+            targets = [(routes.review_topic, "review")]
+            record_headers = [*headers, ("review-reason", reasons[0].encode())]
+        else:
+            targets = [(routes.output_topic, "output")]
+            if routes.label_topics is not None:
+                targets.append((routes.label_topics[prediction.label], "label"))
         too_big = [
             (topic, limit)
             for topic, _ in targets
-            if (limit := routes.fits(topic, record.key, value, headers)) is not None
+            if (limit := routes.fits(topic, record.key, value, record_headers)) is not None
         ]
         if too_big:
             topic, limit = too_big[0]
             reason = (
-                f"the result takes {record_bytes(record.key, value, headers)} bytes with its "
-                f"framing; {topic} accepts at most {limit} (its max.message.bytes)"
+                f"the result takes {record_bytes(record.key, value, record_headers)} bytes "
+                f"with its framing; {topic} accepts at most {limit} (its max.message.bytes)"
             )
             rejected.append((i, Rejection("output_rejected", reason)))
             continue
         for topic, kind in targets:
-            out.append(Outgoing(topic, record.key, value, headers, i, kind))
-        results.append((i, label, scores[k][best[k]]))
+            out.append(Outgoing(topic, record.key, value, record_headers, i, kind))
+        results.append(Result(i, prediction.label, score, reasons[0] if reasons else None))
     for row, reason in classified.failed.items():
         rejected.append((accepted[row], Rejection("processing_failed", reason)))
     for i, rejection in sorted(rejected, key=lambda x: x[0]):

@@ -87,6 +87,8 @@ def isolate(
         np.concatenate([left.probs, right.probs]),
         failed,
         left.padded_tokens + right.padded_tokens,
+        left.truncated + right.truncated,
+        left.languages + right.languages,
     )
 
 

@@ -148,13 +148,49 @@ class SourceRef(BaseModel):
 class ClassifiedArticle(BaseModel):
     """One output record (its schema; :func:`output_value` writes it). Deterministic for the
     same input record and model: no wall-clock time in the value (the classification time
-    travels in the ``classified-at`` header), so a replayed duplicate is byte-identical."""
+    travels in the ``classified-at`` header), so a replayed duplicate is byte-identical.
+
+    ``score`` and ``scores`` are calibrated probabilities (the model's temperature applied).
+    ``language``: the detected language (ISO 639-1), null when the text is too short or too
+    mixed to tell. ``truncated``: the article was longer than the model's window, so the
+    model read its head and tail only."""
 
     id: str
     title: str | None
     label: str
     score: float
     scores: dict[str, float]
+    language: str | None
+    truncated: bool
+    model_version: str
+    model_sha256: str
+    source: SourceRef
+
+
+# Why an article goes to the review topic instead of being labelled (README "Contracts").
+REVIEW_REASONS = (
+    "unsupported_language",  # detected in a language the model was not trained on
+    "low_confidence",  # calibrated confidence below the review threshold
+)
+
+
+class ReviewArticle(BaseModel):
+    """One review record: an article the service should not decide alone, with everything a
+    reviewer needs. ``reason`` is the first of ``reasons`` (in :data:`REVIEW_REASONS` order);
+    ``label``/``score`` are the model's best guess, ``scores`` the whole calibrated
+    distribution, ``threshold`` the review threshold in force. Deterministic like
+    :class:`ClassifiedArticle`."""
+
+    id: str
+    title: str | None
+    reason: str
+    reasons: list[str]
+    label: str
+    score: float
+    scores: dict[str, float]
+    threshold: float | None
+    language: str | None
+    truncated: bool
     model_version: str
     model_sha256: str
     source: SourceRef
@@ -168,38 +204,57 @@ def round_scores(probs: Any) -> list[list[float]]:
     return np.round(np.asarray(probs, dtype=np.float64), 6).tolist()  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the model made of one article, as the output and review records carry it."""
+
+    label: str
+    best: int
+    scores: Sequence[float]  # calibrated, rounded (:func:`round_scores`), in label order
+    language: str | None
+    truncated: bool
+
+
 def output_value(
     article: Article,
-    label: str,
-    scores: Sequence[float],
+    prediction: Prediction,
     labels: Sequence[str],
-    best: int,
     model_version: str,
     model_sha256: str,
     topic: str,
     partition: int,
     offset: int,
     timestamp_ms: int | None,
+    review: tuple[list[str], float | None] | None = None,
 ) -> bytes:
-    """The output record's value, in :class:`ClassifiedArticle`'s field order."""
+    """The output record's value, in :class:`ClassifiedArticle`'s field order; with
+    ``review=(reasons, threshold)`` the review record's, in :class:`ReviewArticle`'s."""
     title = article.title
     if title is not None and len(title) > TITLE_ECHO_CHARS:
         title = title[:TITLE_ECHO_CHARS]
-    body = {
-        "id": article.id,
-        "title": title,
-        "label": label,
-        "score": scores[best],
-        "scores": dict(zip(labels, scores, strict=True)),
-        "model_version": model_version,
-        "model_sha256": model_sha256,
-        "source": {
+    body: dict[str, Any] = {"id": article.id, "title": title}
+    if review is not None:
+        reasons, threshold = review
+        body.update(reason=reasons[0], reasons=reasons)
+    body.update(
+        label=prediction.label,
+        score=prediction.scores[prediction.best],
+        scores=dict(zip(labels, prediction.scores, strict=True)),
+    )
+    if review is not None:
+        body["threshold"] = review[1]
+    body.update(
+        language=prediction.language,
+        truncated=prediction.truncated,
+        model_version=model_version,
+        model_sha256=model_sha256,
+        source={
             "topic": topic,
             "partition": partition,
             "offset": offset,
             "timestamp_ms": timestamp_ms,
         },
-    }
+    )
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

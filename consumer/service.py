@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 from kafka.admin import KafkaAdminClient
@@ -16,10 +17,26 @@ from consumer.kafka_io import TopicLimits, make_consumer, make_producer, preflig
 from consumer.limits import dead_letter_max_bytes
 from consumer.loop import Loop
 from consumer.metrics import Metrics
-from consumer.model import OnnxClassifier
+from consumer.model import ModelError, OnnxClassifier
 from consumer.settings import Settings
+from newsclf.language import LanguageDetector
 
 log = logging.getLogger(__name__)
+
+
+def load_detector() -> LanguageDetector:
+    """The language detector, loaded once at start-up (fail here, not on the first article)."""
+    started = time.perf_counter()
+    try:
+        detector = LanguageDetector()
+        detector.detect(["The language detector is loaded and working."])
+    except Exception as exc:
+        raise ModelError(f"cannot load the language detector: {type(exc).__name__}: {exc}") from exc
+    log.info(
+        "language detector loaded",
+        extra={"detector": detector.name, "seconds": round(time.perf_counter() - started, 3)},
+    )
+    return detector
 
 
 class Service:
@@ -43,6 +60,7 @@ class Service:
             settings.intra_op_threads,
             settings.model_sha256,
         )
+        self.detector = load_detector()
         self.metrics = metrics or Metrics()
         self.health = health or Health(stall_after_s=max(settings.max_poll_interval_ms / 1000, 30))
         self.http = (
@@ -72,12 +90,15 @@ class Service:
             self.health,
             delivery_cls=delivery_cls,
             record_limits=limits,
+            detect=self.detector.detect,
         )
 
     def _limits(self, admin: KafkaAdminClient, settings: Settings) -> TopicLimits:
         """What each output topic accepts; refuse a dead-letter topic that cannot take even a
         dead letter without the original embedded."""
         topics = [settings.output_topic, settings.dlq_topic]
+        if settings.review_routing:
+            topics.append(settings.review_topic)
         if settings.route_by_label:
             topics += [f"{settings.label_topic_prefix}{lb}" for lb in self.model.info.labels]
         limits = topic_limits(admin, settings, topics)

@@ -140,6 +140,30 @@ class Settings(BaseSettings):
     )
     workers: int = Field(1, ge=1, le=64, description="Consumer processes in this pod.")
 
+    # --- review routing, language, drift (docs/trust.md)
+    review_routing: bool = Field(
+        True,
+        description="Send articles the service should not decide alone (a language the model "
+        "was not trained on, confidence below the review threshold) to review_topic instead "
+        "of a label on output_topic.",
+    )
+    review_topic: str = "news.review"
+    review_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Calibrated confidence below which an article goes to review; default: "
+        "the model's own (chosen on validation data for its target accuracy); 0: never.",
+    )
+    supported_languages: str | None = Field(
+        None,
+        description="Comma-separated ISO 639-1 codes the model may decide alone; default: the "
+        "model's own (from its training data); '*': any language.",
+    )
+    drift_window: int = Field(
+        1000, ge=50, le=1_000_000, description="Recent predictions the drift metrics compare."
+    )
+
     # --- deprecated names (still read; see DEPRECATED)
     batch_max_size: int | None = Field(
         None, ge=1, le=8192, description="Deprecated: sets batch_max_records and infer_max_rows."
@@ -189,9 +213,14 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.heartbeat_interval_ms >= self.session_timeout_ms:
             raise ValueError("heartbeat_interval_ms must be lower than session_timeout_ms")
-        topics = {self.input_topic, self.output_topic, self.dlq_topic}
-        if len(topics) != 3:
-            raise ValueError("input_topic, output_topic and dlq_topic must all differ")
+        topics = {self.input_topic, self.output_topic, self.dlq_topic, self.review_topic}
+        if len(topics) != 4:
+            raise ValueError(
+                "input_topic, output_topic, dlq_topic and review_topic must all differ"
+            )
+        langs = self.supported_languages
+        if langs is not None and langs.strip() != "*" and not self.language_set():
+            raise ValueError("supported_languages must list language codes like 'en,de', or be '*'")
         if self.sasl_mechanism and self.security_protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
             raise ValueError("sasl_mechanism needs security_protocol SASL_PLAINTEXT or SASL_SSL")
         if self.delivery_timeout_s < self.produce_timeout_s:
@@ -219,6 +248,14 @@ class Settings(BaseSettings):
     @property
     def exactly_once(self) -> bool:
         return self.delivery == "exactly-once"
+
+    def language_set(self) -> frozenset[str] | None:
+        """``supported_languages`` as a set; None for '*' or unset."""
+        if self.supported_languages is None or self.supported_languages.strip() == "*":
+            return None
+        return frozenset(
+            x.strip().lower() for x in self.supported_languages.split(",") if x.strip()
+        )
 
     def deprecations(self) -> list[str]:
         """One line per deprecated setting in use, for the start-up log."""

@@ -24,6 +24,8 @@ TRAINING_CONFIG_FILE = "training_config.json"
 HELDOUT_FILE = "heldout.jsonl"
 TRAIN_SAMPLE_FILE = "train_sample.jsonl"
 TOKENIZER_JSON = "tokenizer.json"
+CALIBRATION_FILE = "calibration.json"  # newsclf.calibration: temperature, review threshold
+LANGUAGES_FILE = "languages.json"  # the training data's languages (newsclf.language)
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Tokenizer files copied into the model directory when the checkpoint has them.
 TOKENIZER_FILES = (
@@ -49,6 +51,12 @@ class Checkpoint:
     preprocessing: Preprocessing
     eval_report: dict[str, Any] | None
     training_config: dict[str, Any] | None
+    calibration: dict[str, Any] | None = None
+    languages: dict[str, Any] | None = None
+
+    @property
+    def temperature(self) -> float:
+        return float((self.calibration or {}).get("temperature", 1.0))
 
     @property
     def weights_file(self) -> Path:
@@ -150,7 +158,38 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         preprocessing=prep,
         eval_report=_read_json(path / EVAL_REPORT_FILE),
         training_config=_read_json(path / TRAINING_CONFIG_FILE),
+        calibration=_calibration(path / CALIBRATION_FILE),
+        languages=_languages(path / LANGUAGES_FILE),
     )
+
+
+def _calibration(path: Path) -> dict[str, Any] | None:
+    raw = _read_json(path)
+    if raw is None:
+        return None
+    temperature = raw.get("temperature")
+    threshold = raw.get("threshold")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise CheckpointError(f"{path} has no numeric temperature")
+    if not 0 < temperature < 1000 or math.isnan(temperature):
+        raise CheckpointError(f"{path}: temperature {temperature} is out of range")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise CheckpointError(f"{path}: threshold {threshold!r} is not a probability")
+    return raw
+
+
+def _languages(path: Path) -> dict[str, Any] | None:
+    raw = _read_json(path)
+    if raw is None:
+        return None
+    supported = raw.get("supported")
+    if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
+        raise CheckpointError(f"{path}: 'supported' must be a list of language codes")
+    return raw
 
 
 def check_eval_gate(checkpoint: Checkpoint, min_macro_f1: float | None) -> float | None:

@@ -163,7 +163,7 @@ def load_parity_data(path: Path, samples: int) -> ParityData:
     return ParityData([t for t, _ in rows], [lab for _, lab in rows], str(path), available)
 
 
-def _batches(
+def feed_batches(
     ids: Sequence[Sequence[int]], prep: Preprocessing, inputs: Sequence[str], size: int
 ) -> list[dict[str, np.ndarray]]:
     """Consecutive chunks of ``size`` rows, each padded by the consumer's own feed builder."""
@@ -193,7 +193,7 @@ def _torch_logits(checkpoint: Path, batches: list[dict[str, np.ndarray]]) -> np.
     return np.concatenate(outs)
 
 
-def _session(model: Path, provider: str | None) -> Any:
+def onnx_session(model: Path, provider: str | None) -> Any:
     import onnxruntime as ort
 
     available = ort.get_available_providers()
@@ -224,9 +224,9 @@ def measure_parity(
     prep = checkpoint.preprocessing
     tokenizer = prepare_tokenizer(Tokenizer.from_file(str(checkpoint.path / TOKENIZER_JSON)))
     ids = encode_batch(tokenizer, data.texts, prep)
-    session = _session(model, provider)
+    session = onnx_session(model, provider)
     inputs = [i.name for i in session.get_inputs()]
-    batches = _batches(ids, prep, inputs, batch_size)
+    batches = feed_batches(ids, prep, inputs, batch_size)
     try:
         onnx_out = np.concatenate(
             [np.asarray(session.run(["logits"], b)[0], dtype=np.float32) for b in batches]

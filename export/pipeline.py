@@ -28,6 +28,7 @@ from export.parity import (
     check_parity,
     load_parity_data,
 )
+from export.reference import test_split_reference
 from export.variants import INT8_TARGETS, PROVIDERS, VARIANTS
 from newsclf.manifest import (
     MANIFEST_FILE,
@@ -191,6 +192,11 @@ def export_model(
             provider=_parity_provider(variant, parity_provider),
         )
         steps["parity"] = time.perf_counter() - t
+        t = time.perf_counter()
+        reference = test_split_reference(
+            ckpt, result.model, _parity_provider(variant, parity_provider)
+        )
+        steps["reference"] = time.perf_counter() - t
         model_dir = staging / "model"
         _assemble(ckpt, result.model, graph.external_data, model_dir)
         files = {p.name: sha256_file(p) for p in sorted(model_dir.iterdir()) if p.is_file()}
@@ -210,6 +216,15 @@ def export_model(
                 "versions": _versions(),
             },
         }
+        # What the service needs to route and watch its predictions (docs/trust.md): the
+        # temperature and review threshold, the languages of the training data, and the
+        # model's own predictions on the test split (the drift reference).
+        if ckpt.calibration is not None:
+            extra["calibration"] = ckpt.calibration
+        if ckpt.languages is not None:
+            extra["languages"] = ckpt.languages
+        if reference is not None:
+            extra["reference"] = reference.to_dict()
         if min_macro_f1 is not None:
             extra["eval_gate"] = {"min_macro_f1": min_macro_f1, "macro_f1": macro_f1}
         manifest = Manifest(

@@ -47,6 +47,9 @@ def service_settings(bootstrap: str, model_dir: Path, **overrides: Any) -> Setti
         "batch_max_wait_ms": 20,
         "produce_timeout_s": 15,
         "log_format": "text",
+        # These tests expect every article on the output topic; review routing is tested in
+        # tests/consumer/test_review_kafka.py.
+        "review_routing": False,
     }
     base.update(overrides)
     return Settings(**base)

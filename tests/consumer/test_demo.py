@@ -31,7 +31,10 @@ def test_demo_streams_heldout_articles_and_dead_letters(
     out = capsys.readouterr().out
     assert code == 0
     assert "reusing the trained checkpoint" in out and "reusing the exported model" in out
-    assert "classified 12 held-out articles" in out
+    assert "classified 12 held-out articles and 4 in other languages" in out
     assert f"{len(demo.MALFORMED)} malformed records sent to news.dlq" in out
     assert sum(line.startswith("heldout-") for line in out.splitlines()) == 12
+    foreign = [line for line in out.splitlines() if line.startswith("foreign-")]
+    assert len(foreign) == 4
+    assert all("review: unsupported_language" in line for line in foreign), foreign
     assert "nothing left running" in out

@@ -78,7 +78,7 @@ def test_every_record_gets_exactly_one_answer(model):
         assert body.source.offset == o.index
         assert body.label in model.info.labels
         assert abs(sum(body.scores.values()) - 1) < 1e-4
-    assert {i for i, _, _ in results} == set(range(20))
+    assert {r.index for r in results} == set(range(20))
     assert timer.counts["tokenize"] == 1 and timer.counts["infer"] == 1
 
 
@@ -106,7 +106,7 @@ def test_a_failed_row_becomes_a_processing_failed_dead_letter(model):
     assert [(o.index, o.kind) for o in out] == [(0, "output"), (2, "output"), (1, "dead_letter")]
     letter = json.loads(out[-1].value)
     assert letter["error"] == "processing_failed" and "boom" in letter["reason"]
-    assert [r[0] for r in results] == [0, 2]
+    assert [r.index for r in results] == [0, 2]
 
 
 any_text = st.text(st.characters(exclude_categories=()), max_size=3000)
@@ -155,4 +155,62 @@ def test_a_result_over_its_topics_limit_becomes_an_output_rejected_dead_letter(m
     assert [(o.index, o.kind) for o in out] == [(0, "output"), (0, "label"), (1, "dead_letter")]
     letter = json.loads(out[-1].value)
     assert letter["error"] == "output_rejected" and "out accepts at most 1000" in letter["reason"]
-    assert [r[0] for r in results] == [0]
+    assert [r.index for r in results] == [0]
+
+
+def test_review_routing_by_reason():
+    """Each article goes to exactly one place: its label, or review with the reasons that
+    apply; label copies only for labelled articles; routing off labels everything."""
+    labels = ("business", "sport", "tech")
+    records = [Rec(json.dumps({"id": f"a{i}", "text": "x"}).encode(), offset=i) for i in range(4)]
+    decoded = pipeline.decode(records, 1000)
+    probs = np.array(
+        [[0.98, 0.01, 0.01], [0.5, 0.3, 0.2], [0.97, 0.02, 0.01], [0.4, 0.3, 0.3]],
+        dtype=np.float32,
+    )
+    classified = pipeline.Classified(
+        probs, truncated=[False, True, False, False], languages=["en", "en", "de", "tr"]
+    )
+    base = {
+        "output_topic": "out",
+        "dlq_topic": "dlq",
+        "label_topics": {lb: f"out.{lb}" for lb in labels},
+        "client_id": "t",
+        "model_version": "v1",
+        "model_sha256": "ab" * 32,
+        "labels": labels,
+        "dlq_max_value_bytes": 100,
+    }
+    on = pipeline.Routes(
+        **base,
+        review_topic="review",
+        review_threshold=0.9,
+        supported_languages=frozenset({"en"}),
+    )
+    out, results = pipeline.build_outgoing(records, decoded, classified, on, "t")
+    by_index = {}
+    for o in out:
+        by_index.setdefault(o.index, []).append(o)
+    assert [(o.topic, o.kind) for o in by_index[0]] == [
+        ("out", "output"),
+        ("out.business", "label"),
+    ]
+    assert [r.reason for r in results] == [None, "low_confidence", "unsupported_language"] + [
+        "unsupported_language"
+    ]
+    for i, reasons in ((1, ["low_confidence"]), (2, ["unsupported_language"])):
+        (o,) = by_index[i]
+        assert (o.topic, o.kind) == ("review", "review")
+        body = json.loads(o.value)
+        assert body["reasons"] == reasons and body["threshold"] == 0.9
+        assert dict(o.headers)["review-reason"] == reasons[0].encode()
+    last = json.loads(by_index[3][0].value)
+    assert last["reasons"] == ["unsupported_language", "low_confidence"]
+    assert last["language"] == "tr" and len(last["scores"]) == 3
+    assert json.loads(by_index[1][0].value)["truncated"] is True
+
+    off = pipeline.Routes(**base)
+    out, results = pipeline.build_outgoing(records, decoded, classified, off, "t")
+    assert {o.topic for o in out} == {"out", "out.business"}
+    assert all(r.reason is None for r in results)
+    assert json.loads(out[0].value)["language"] == "en"

@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 from consumer.limits import MAX_KEY_BYTES, TITLE_ECHO_CHARS, dead_letter_max_bytes
 from consumer.schemas import (
     ERRORS,
+    REVIEW_REASONS,
     Article,
     ClassifiedArticle,
     Decoded,
+    Prediction,
     Rejection,
+    ReviewArticle,
     dead_letter_headers,
     dead_letter_key,
     dead_letter_value,
@@ -183,19 +186,18 @@ def test_dead_letters_never_exceed_their_bound(original, cap):
     assert len(raw) + MAX_KEY_BYTES <= dead_letter_max_bytes(cap)
 
 
-def _output(article: Article) -> bytes:
+def _output(article: Article, review: tuple[list[str], float | None] | None = None) -> bytes:
     return output_value(
         article,
-        "sport",
-        [0.1, 0.9],
+        Prediction("sport", 1, [0.1, 0.9], "en", True),
         ("business", "sport"),
-        1,
         "v1",
         "ab" * 32,
         "news.articles",
         0,
         5,
         1,
+        review=review,
     )
 
 
@@ -209,6 +211,22 @@ def test_output_is_deterministic_and_matches_its_schema():
     assert parsed.source.offset == 5
     assert len(parsed.title or "") == TITLE_ECHO_CHARS  # the echo is capped
     assert list(json.loads(raw)) == list(ClassifiedArticle.model_fields)
+    assert parsed.language == "en" and parsed.truncated is True
+
+
+def test_review_record_is_deterministic_and_matches_its_schema():
+    article = Article(id="a", title="Titel", text="Ein Artikel")
+    review = (["unsupported_language", "low_confidence"], 0.93)
+    raw = _output(article, review)
+    assert raw == _output(article, review)
+    parsed = ReviewArticle.model_validate_json(raw)
+    assert parsed.reason == "unsupported_language"
+    assert parsed.reasons == ["unsupported_language", "low_confidence"]
+    assert parsed.threshold == 0.93
+    assert parsed.scores == {"business": 0.1, "sport": 0.9}  # the whole distribution
+    assert parsed.label == "sport" and parsed.model_version == "v1"
+    assert list(json.loads(raw)) == list(ReviewArticle.model_fields)
+    assert set(parsed.reasons) <= set(REVIEW_REASONS)
 
 
 def test_article_model_input_composes_title_and_text():

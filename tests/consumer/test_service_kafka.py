@@ -232,6 +232,7 @@ def env_for(settings) -> dict[str, str]:
         "NEWSCLF_INPUT_TOPIC": settings.input_topic,
         "NEWSCLF_OUTPUT_TOPIC": settings.output_topic,
         "NEWSCLF_DLQ_TOPIC": settings.dlq_topic,
+        "NEWSCLF_REVIEW_ROUTING": "false",
         "NEWSCLF_GROUP_ID": settings.group_id,
         "NEWSCLF_SESSION_TIMEOUT_MS": "6000",
         "NEWSCLF_HEARTBEAT_INTERVAL_MS": "500",

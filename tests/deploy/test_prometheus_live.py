@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devkit.samples import FOREIGN_ARTICLES
 from tests.fixtures.kafka import consume_all, make_topic, produce_values
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,6 +85,7 @@ def service(kafka_bootstrap: str, tiny_model_dir: Path, tmp_path: Path) -> Itera
         "input": make_topic(kafka_bootstrap, 2, prefix="prom-in"),
         "output": make_topic(kafka_bootstrap, 1, prefix="prom-out"),
         "dlq": make_topic(kafka_bootstrap, 1, prefix="prom-dlq"),
+        "review": make_topic(kafka_bootstrap, 1, prefix="prom-review"),
     }
     port = free_port()
     env = {
@@ -93,6 +95,10 @@ def service(kafka_bootstrap: str, tiny_model_dir: Path, tmp_path: Path) -> Itera
         "NEWSCLF_INPUT_TOPIC": topics["input"],
         "NEWSCLF_OUTPUT_TOPIC": topics["output"],
         "NEWSCLF_DLQ_TOPIC": topics["dlq"],
+        "NEWSCLF_REVIEW_TOPIC": topics["review"],
+        # The held-out articles are labelled (the test model is unsure of many); the articles
+        # in other languages go to review, so the review panels have data of both kinds.
+        "NEWSCLF_REVIEW_THRESHOLD": "0",
         "NEWSCLF_GROUP_ID": f"prom-live-{suffix}",
         "NEWSCLF_CLIENT_ID": f"prom-live-{suffix}",
         "NEWSCLF_METRICS_HOST": "127.0.0.1",
@@ -185,9 +191,12 @@ def test_dashboard_and_alert_queries_against_a_live_scrape(
         json.loads(line) for line in (tiny_checkpoint / "heldout.jsonl").read_text().splitlines()
     ]
     articles = [{"id": f"prom-{i}", "text": r["text"]} for i, r in enumerate(rows)]
-    produce_values(kafka_bootstrap, service["topics"]["input"], [*articles, b"not json"])
+    foreign = [{k: v for k, v in a.items() if k != "language"} for a in FOREIGN_ARTICLES]
+    produce_values(kafka_bootstrap, service["topics"]["input"], [*articles, *foreign, b"not json"])
     out = consume_all(kafka_bootstrap, service["topics"]["output"], len(articles), timeout=120)
     assert len(out) == len(articles), service["log"].read_text()[-2000:]
+    review = consume_all(kafka_bootstrap, service["topics"]["review"], len(foreign), timeout=60)
+    assert len(review) == len(foreign), service["log"].read_text()[-2000:]
     consume_all(kafka_bootstrap, service["topics"]["dlq"], 1, timeout=60)
 
     # Enough scrapes after the traffic for rates over a 15 s window, and rule evaluations.
