@@ -15,7 +15,7 @@ MODEL_DIR ?= $(ARTIFACTS)/model
 VARIANT ?= int8
 KAFKA_PORT ?= 19092
 
-.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench clean
+.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench review-check clean
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ kafka-stop: ## stop it
 
 bench: install ## benchmarks: serving overhead and memory, text preparation, batching, ONNX variants, end to end (ratios side by side)
 	$(PY) -m benchmarks.run
+
+review-check: install ## stream other-language articles and Reuters business news through $(MODEL_DIR): review share and business labels
+	$(PY) -m devkit.review_check --model-dir $(MODEL_DIR)
 
 clean: ## remove build outputs, artifacts and the local Kafka data
 	rm -rf $(ARTIFACTS) .cache/kafka/*/data .cache/chaos .pytest_cache .mypy_cache .ruff_cache
