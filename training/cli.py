@@ -1,8 +1,9 @@
 """Command line: ``python -m training [search] [--config FILE] [flags]``.
 
-A thin argparse layer over :func:`training.pipeline.run_training` and
-:func:`training.search.run_search`. Flags override the config file; every bad input ends with
-one ``error: ...`` line on stderr and a non-zero exit.
+A thin argparse layer over :func:`training.pipeline.run_training`,
+:func:`training.search.run_search` and :func:`training.repeated.run_repeated` (``--repeats K``).
+Flags override the config file; every bad input ends with one ``error: ...`` line on stderr and
+a non-zero exit.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from training.config import DATA_FORMATS, LR_SCHEDULERS, SEARCH_STRATEGIES, TrainConfig
 from training.errors import TrainingError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from training.pipeline import TrainResult
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -92,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--keep-trainer-checkpoints", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=S)
+    e = p.add_argument_group("evaluation")
+    e.add_argument(
+        "--review-target-accuracy",
+        type=float,
+        default=S,
+        help="accuracy the review threshold keeps on validation (calibration.json; default 0.99)",
+    )
+    e.add_argument(
+        "--repeats",
+        type=int,
+        default=S,
+        metavar="K",
+        help="K > 1: train and compare with the baseline on K stratified splits (seeds seed.."
+        "seed+K-1); writes repeated_splits.json/.md into --output, no checkpoint",
+    )
     s = p.add_argument_group("search")
     s.add_argument("--search", action=argparse.BooleanOptionalAction, default=S)
     s.add_argument("--search-strategy", choices=SEARCH_STRATEGIES, default=S)
@@ -170,11 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"epochs {found.best.epochs:g}, val macro-F1 "
                 f"{100 * found.best.val_macro_f1:.2f}%)"
             )
-            result: TrainResult = found
+            line = _summary(found.report, str(found.output_dir))
+        elif config.repeats > 1:
+            from training.repeated import REPEATED_MD, run_repeated
+
+            repeated = run_repeated(config, progress=args.progress)
+            line = (
+                f"{repeated.verdict}; {len(repeated.rows)} splits in "
+                f"{repeated.report['total_seconds']:.0f} s; "
+                f"report: {repeated.output_dir / REPEATED_MD}"
+            )
         else:
             from training.pipeline import run_training
 
             result = run_training(config, progress=args.progress)
+            line = _summary(result.report, str(result.output_dir))
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -184,5 +207,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    print(_summary(result.report, str(result.output_dir)))
+    print(line)
     return 0

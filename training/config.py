@@ -60,6 +60,11 @@ class TrainConfig:
     resume: bool = False
     keep_trainer_checkpoints: bool = False
     baseline: bool = True
+    # calibration (newsclf.calibration): the review threshold is the lowest calibrated confidence
+    # at which validation articles reach this accuracy (calibration.json)
+    review_target_accuracy: float = 0.99
+    # evaluation over K stratified splits (seeds seed .. seed+K-1) instead of one checkpoint
+    repeats: int = 1
     # hyperparameter search (python -m training search / --search)
     search: bool = False
     search_strategy: str = "random"
@@ -116,6 +121,14 @@ class TrainConfig:
             problems.append("weight_decay must not be negative")
         if self.target_f1 is not None and not 0.0 < self.target_f1 <= 1.0:
             problems.append("target_f1 must be in (0, 1]")
+        if not 0.0 < self.review_target_accuracy <= 1.0:
+            problems.append("review_target_accuracy must be in (0, 1]")
+        if self.repeats < 1:
+            problems.append("repeats must be at least 1")
+        elif self.repeats > 1 and self.search:
+            problems.append("repeats cannot be combined with search (evaluate the chosen settings)")
+        elif self.repeats > 1 and not self.baseline:
+            problems.append("repeats needs the baseline (each split compares the model with it)")
         if self.search and not (
             self.search_learning_rates and self.search_batch_sizes and self.search_epochs
         ):
@@ -192,6 +205,7 @@ _FLOAT_KEYS = {
     "warmup_ratio",
     "weight_decay",
     "target_f1",
+    "review_target_accuracy",
 }
 _INT_KEYS = {
     "limit",
@@ -206,6 +220,7 @@ _INT_KEYS = {
     "gradient_accumulation",
     "num_threads",
     "search_max_trials",
+    "repeats",
 }
 _BOOL_KEYS = {
     "allow_hub",

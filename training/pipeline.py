@@ -1,5 +1,6 @@
-"""One training run end to end: data → split → fine-tune → test evaluation + baseline →
-checkpoint directory (model, tokenizer, preprocessing, reports, held-out split)."""
+"""One training run end to end: data → split → fine-tune → test evaluation + baseline +
+calibration → checkpoint directory (model, tokenizer, preprocessing, calibration.json, reports,
+held-out split)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from newsclf.calibration import Calibration
 from newsclf.textprep import Preprocessing
 from training.baseline import run_baseline
+from training.calibration_report import calibration_section, fit_calibration
 from training.config import TrainConfig
 from training.data import Dataset, load_dataset
 from training.errors import TrainingError
@@ -86,8 +89,8 @@ class TrainResult:
     report: dict[str, Any]
 
 
-def prepare_data(config: TrainConfig) -> PreparedData:
-    """Load + dedupe, take the stratified ``limit`` subset, split train/val/test by seed."""
+def load_data(config: TrainConfig) -> Dataset:
+    """Load + dedupe, then take the stratified ``limit`` subset (drawn with ``config.seed``)."""
     dataset = load_dataset(
         config.data,
         config.data_format,
@@ -100,12 +103,22 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         texts, labels = dataset.subset(keep)
         dataset = Dataset(texts, labels, dataset.label_names, dataset.source, dataset.stats)
         log.info("data.limit articles=%d", len(dataset))
+    return dataset
+
+
+def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
+    """Split train/val/test, stratified, by ``config.seed``."""
     split = stratified_split(dataset.labels, config.val_fraction, config.test_fraction, config.seed)
     present = {dataset.labels[i] for i in split.train}
     if len(present) < 2:
         raise TrainingError("the training split holds a single class; use more data")
-    log.info("data.split train=%d val=%d test=%d", *split.sizes().values())
+    log.info("data.split seed=%d train=%d val=%d test=%d", config.seed, *split.sizes().values())
     return PreparedData(dataset, split)
+
+
+def prepare_data(config: TrainConfig) -> PreparedData:
+    """Load + dedupe, take the stratified ``limit`` subset, split train/val/test by seed."""
+    return split_data(load_data(config), config)
 
 
 def train_once(
@@ -154,6 +167,43 @@ def _check_positions(model: PreTrainedModel, max_length: int, model_path: str) -
         )
 
 
+@dataclass
+class Evaluation:
+    """A fine-tuned model on its split: test metrics, the baseline, the calibration."""
+
+    metrics: dict[str, Any]  # classification_metrics on the test split
+    baseline: dict[str, Any] | None
+    calibration: Calibration
+    test_logits: np.ndarray
+    test_labels: list[int]
+
+
+def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> Evaluation:
+    """Test metrics and the baseline on the test split; temperature and review threshold fitted
+    on the validation split (serving preprocessing) and measured on the test split."""
+    labels = data.dataset.label_names
+    test_texts, test_labels = data.part("test")
+    logits = predict_logits(
+        trained.model, trained.tokenizer, test_texts, trained.prep, config.eval_batch_size
+    )
+    metrics = classification_metrics(test_labels, np.argmax(logits, axis=-1).tolist(), labels)
+    log.info("eval.test accuracy=%.4f macro_f1=%.4f", metrics["accuracy"], metrics["macro_f1"])
+    val_texts, val_labels = data.part("val")
+    val_logits = predict_logits(
+        trained.model, trained.tokenizer, val_texts, trained.prep, config.eval_batch_size
+    )
+    calibration = fit_calibration(
+        val_logits, val_labels, logits, test_labels, config.review_target_accuracy
+    )
+    baseline = None
+    if config.baseline:
+        train_texts, train_labels = data.part("train")
+        baseline = run_baseline(
+            train_texts, train_labels, test_texts, test_labels, labels, seed=config.seed
+        )
+    return Evaluation(metrics, baseline, calibration, logits, list(test_labels))
+
+
 def finalize(
     config: TrainConfig,
     data: PreparedData,
@@ -165,23 +215,15 @@ def finalize(
     """Evaluate on the untouched test split, run the baseline, save everything."""
     labels = data.dataset.label_names
     test_texts, test_labels = data.part("test")
-    logits = predict_logits(
-        trained.model, trained.tokenizer, test_texts, trained.prep, config.eval_batch_size
-    )
-    metrics = classification_metrics(test_labels, np.argmax(logits, axis=-1).tolist(), labels)
-    baseline = None
-    if config.baseline:
-        train_texts, train_labels = data.part("train")
-        baseline = run_baseline(
-            train_texts, train_labels, test_texts, test_labels, labels, seed=config.seed
-        )
-    log.info("eval.test accuracy=%.4f macro_f1=%.4f", metrics["accuracy"], metrics["macro_f1"])
+    evaluation = evaluate(config, data, trained)
+    metrics, baseline = evaluation.metrics, evaluation.baseline
 
     output_dir.mkdir(parents=True, exist_ok=True)
     trained.model.save_pretrained(output_dir, safe_serialization=True)
     trained.tokenizer.save_pretrained(output_dir)
     trained.prep.save(output_dir)
     config.save(output_dir)
+    evaluation.calibration.save(output_dir)
     write_heldout(output_dir / HELDOUT_JSONL, test_texts, [labels[i] for i in test_labels])
     train_texts_all, train_labels_all = data.part("train")
     sample = sorted(
@@ -214,6 +256,9 @@ def finalize(
         "best_epoch": trained.fit.best_epoch,
         "history": trained.fit.history,
         "data": {"source": data.dataset.source, **data.dataset.stats.as_dict()},
+        "calibration": calibration_section(
+            evaluation.calibration, evaluation.test_logits, evaluation.test_labels
+        ),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if extra:

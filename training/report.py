@@ -1,7 +1,8 @@
 """Evaluation report files: ``eval_report.json``, ``eval_report.md``, ``confusion_matrix.png``,
-the held-out test split as ``heldout.jsonl``, and a seeded sample of the training split as
-``train_sample.jsonl`` (the export parity gate measures numerical agreement, not generalisation:
-it tops the held-out articles up with these)."""
+with a calibration section ``reliability_diagram.png`` and ``coverage_accuracy.png``
+(:mod:`training.calibration_report`); the held-out test split as ``heldout.jsonl``, and a seeded
+sample of the training split as ``train_sample.jsonl`` (the export parity gate measures
+numerical agreement, not generalisation: it tops the held-out articles up with these)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from training.calibration_report import render_calibration, write_calibration_figures
 
 REPORT_JSON = "eval_report.json"
 REPORT_MD = "eval_report.md"
@@ -39,7 +42,10 @@ def write_report(directory: str | Path, report: dict[str, Any]) -> list[Path]:
     png_path = plot_confusion_matrix(
         report["confusion_matrix"], report["labels"], directory / CONFUSION_PNG
     )
-    return [json_path, md_path, png_path]
+    written = [json_path, md_path, png_path]
+    if report.get("calibration"):
+        written += write_calibration_figures(report["calibration"], directory)
+    return written
 
 
 def _pct(x: float | None) -> str:
@@ -76,6 +82,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.append("|---" * (len(labels) + 1) + "|")
     for name, row in zip(labels, report["confusion_matrix"], strict=True):
         lines.append(f"| **{name}** | " + " | ".join(str(v) for v in row) + " |")
+    if report.get("calibration"):
+        lines += render_calibration(report["calibration"])
     hp = report.get("hyperparameters") or {}
     if hp:
         lines += ["", "## Hyperparameters", "", "| name | value |", "|---|---|"]

@@ -20,6 +20,9 @@ REQUIRED_FILES = (
     "confusion_matrix.png",
     "heldout.jsonl",
     "training_config.json",
+    "calibration.json",
+    "reliability_diagram.png",
+    "coverage_accuracy.png",
 )
 
 

@@ -94,6 +94,13 @@ def test_unknown_config_key(tmp_path, capsys):
         (["--head-tokens", "300", "--max-length", "128"], "head_tokens must be between"),
         (["--data-format", "xml"], "invalid choice"),
         (["search", "--search-batch-sizes", "8,x"], "comma-separated integers"),
+        (["--repeats", "0"], "repeats must be at least 1"),
+        (["--repeats", "two"], "invalid int value"),
+        (["--repeats", "3", "--search"], "repeats cannot be combined with search"),
+        (["search", "--repeats", "3"], "repeats cannot be combined with search"),
+        (["--repeats", "3", "--no-baseline"], "repeats needs the baseline"),
+        (["--review-target-accuracy", "0"], "review_target_accuracy must be in (0, 1]"),
+        (["--review-target-accuracy", "1.5"], "review_target_accuracy must be in (0, 1]"),
     ],
 )
 def test_bad_flags(argv, fragment, capsys):

@@ -33,6 +33,9 @@ def test_ints_are_accepted_for_floats():
         ({"val_fraction": 0.5, "test_fraction": 0.45}, "at least 10% for training"),
         ({"lr_scheduler": "exotic"}, "lr_scheduler must be one of"),
         ({"epochs": 0}, "epochs must be positive"),
+        ({"repeats": 2.0}, "repeats must be an integer"),
+        ({"review_target_accuracy": "high"}, "review_target_accuracy must be a number"),
+        ({"review_target_accuracy": 0.0}, r"review_target_accuracy must be in \(0, 1\]"),
     ],
 )
 def test_bad_values_are_training_errors(raw, message):
@@ -90,3 +93,10 @@ def test_the_head_follows_max_length_unless_given():
     assert TrainConfig(max_length=128).train_lengths() == (128, 96)
     assert TrainConfig(max_length=128, head_tokens=128).serving_head_tokens() == 128
     assert TrainConfig(max_length=2).serving_head_tokens() == 2
+
+
+def test_evaluation_flags():
+    args = build_parser().parse_args(["--repeats", "5", "--review-target-accuracy", "0.95"])
+    config = config_from_args(args)
+    assert (config.repeats, config.review_target_accuracy) == (5, 0.95)
+    assert (TrainConfig().repeats, TrainConfig().review_target_accuracy) == (1, 0.99)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from newsclf.calibration import Calibration, softmax
 from newsclf.textprep import Preprocessing
 from training.config import TrainConfig
 from training.report import METRIC_KEYS, render_markdown
@@ -51,7 +52,35 @@ def test_markdown_and_png(tiny_checkpoint):
     report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
     assert md == render_markdown(report)
     assert "| macro_f1 |" in md and "TF-IDF" in md
-    assert (tiny_checkpoint / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("confusion_matrix.png", "reliability_diagram.png", "coverage_accuracy.png"):
+        assert (tiny_checkpoint / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert "## Calibration" in md and "**(chosen)**" in md
+
+
+def test_calibration_is_saved_and_reported(tiny_checkpoint):
+    cal = Calibration.load(tiny_checkpoint)
+    assert cal is not None and cal.method == "temperature"
+    report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
+    section = report["calibration"]
+    assert {k: section[k] for k in cal.to_dict()} == cal.to_dict()  # the report shows the file
+    assert 0.05 <= cal.temperature <= 20.0 and 0.0 <= cal.threshold <= 1.0
+    assert cal.target_accuracy == 0.99
+    assert cal.validation["n"] == report["split_sizes"]["val"]
+    assert cal.test["n"] == report["split_sizes"]["test"]
+    # T minimises the validation NLL over a range that includes T = 1
+    assert cal.validation["nll_after"] <= cal.validation["nll_before"] + 1e-9
+    for figures in (cal.validation, cal.test):
+        assert 0.0 <= figures["ece_before"] <= 1.0 and 0.0 <= figures["ece_after"] <= 1.0
+        assert 0.0 < figures["coverage_at_threshold"] <= 1.0
+    kept = cal.validation["accuracy_at_threshold"]
+    assert kept is not None  # never above the most confident validation article
+    assert kept >= cal.target_accuracy or cal.threshold > 0.0  # else: the strictest threshold
+    bins = section["test_reliability"]
+    assert sum(b["count"] for b in bins["before"]) == report["split_sizes"]["test"]
+    assert sum(b["count"] for b in bins["after"]) == report["split_sizes"]["test"]
+    coverage = section["test_coverage_curve"]["coverage"]
+    assert coverage[0] == 1.0 and coverage == sorted(coverage, reverse=True)
+    assert any(row["threshold"] == cal.threshold for row in section["test_coverage_table"])
 
 
 def test_training_config_is_saved(tiny_checkpoint):
@@ -74,3 +103,8 @@ def test_saved_checkpoint_reproduces_the_reported_test_accuracy(tiny_checkpoint)
     accuracy = np.mean([p == r["label"] for p, r in zip(predicted, rows, strict=True)])
     report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
     assert accuracy == pytest.approx(report["accuracy"])
+    # serving's review rule on the same logits gives the reported test coverage
+    cal = Calibration.load(tiny_checkpoint)
+    assert cal is not None
+    confident = softmax(logits / cal.temperature).max(axis=1) >= cal.threshold
+    assert confident.mean() == pytest.approx(cal.test["coverage_at_threshold"])

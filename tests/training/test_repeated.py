@@ -1,0 +1,114 @@
+"""``--repeats K``: K splits, each fine-tuned from the base model and compared with the baseline;
+the summary's intervals and verdict; no checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tests.training.tiny import TINY
+from training.cli import main
+from training.config import TrainConfig
+from training.repeated import (
+    REPEATED_JSON,
+    REPEATED_MD,
+    SplitRow,
+    build_report,
+    render_repeated,
+)
+
+ROW = SplitRow(
+    split=1,
+    seed=42,
+    train=1701,
+    val=212,
+    test=212,
+    accuracy=0.98,
+    macro_f1=0.98,
+    baseline_accuracy=0.97,
+    baseline_macro_f1=0.97,
+    diff_accuracy=0.01,
+    diff_macro_f1=0.01,
+    temperature=1.4,
+    threshold=0.9,
+    val_ece_before=0.02,
+    val_ece_after=0.01,
+    ece_before=0.03,
+    ece_after=0.015,
+    nll_before=0.1,
+    nll_after=0.08,
+    coverage_at_threshold=0.95,
+    accuracy_at_threshold=None,
+    best_epoch=2.0,
+    train_seconds=100.0,
+    seconds=110.0,
+)
+
+
+def test_summary_and_markdown_from_known_rows():
+    diffs = [0.01, 0.02, 0.03, 0.04, 0.05]
+    rows = [
+        replace(ROW, split=i, seed=41 + i, diff_accuracy=d, accuracy=0.94 + d)
+        for i, d in enumerate(diffs, 1)
+    ]
+    report = build_report(TrainConfig(repeats=5), [42, 43, 44, 45, 46], rows, 550.0)
+    assert report["verdict"] == (
+        "transformer - baseline accuracy: +3.00 points (95 % CI +1.04 to +4.96) over 5 splits: "
+        "transformer wins"
+    )
+    difference = report["summary"]["difference"]["accuracy"]
+    assert difference["mean"] == pytest.approx(0.03) and difference["n"] == 5
+    corrected = difference["corrected"]  # 1/5 + 212/1701 instead of 1/5: wider
+    assert corrected["low"] < difference["low"] and corrected["high"] > difference["high"]
+    assert report["summary"]["calibration"]["accuracy_at_threshold"]["n"] == 0  # all None
+    assert report["summary"]["baseline"]["accuracy"]["std"] == 0.0
+    md = render_repeated(report)
+    assert f"**{report['verdict']}**" in md
+    assert md.count("\n| ") == 1 + 11 + 1 + 5  # summary header, quantities, rows header, rows
+    ece = report["summary"]["calibration"]["ece_change"]
+    assert ece["mean"] == pytest.approx(-0.015) and ece["std"] == 0.0
+    assert "one test article = 0.47 points" in md
+    json.dumps(report)  # JSON-ready
+
+
+def test_a_partial_run_reports_what_it_has():
+    report = build_report(TrainConfig(repeats=3), [7, 8, 9], [replace(ROW, seed=7)], 110.0)
+    assert report["completed"] == 1 and report["repeats"] == 3
+    assert report["verdict"].endswith("over 1 split: too few splits for an interval")
+    assert "Splits: 1 of 3 (seeds 7)" in render_repeated(report)
+
+
+@pytest.mark.slow
+def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps({**TINY, "limit": 100, "epochs": 1.0, "seed": 3}))
+    out = tmp_path / "repeated"
+    code = main(
+        ["--config", str(config_file), "--baseline", "--repeats", "2", "--output", str(out), "-q"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "transformer - baseline accuracy:" in captured.out and REPEATED_MD in captured.out
+    report = json.loads((out / REPEATED_JSON).read_text())
+    assert report["seeds"] == [3, 4] and report["completed"] == 2
+    rows = report["splits"]
+    assert [r["seed"] for r in rows] == [3, 4]
+    assert {(r["train"], r["val"], r["test"]) for r in rows} == {(80, 10, 10)}
+    for r in rows:
+        assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["baseline_accuracy"] <= 1.0
+        assert r["diff_accuracy"] == pytest.approx(r["accuracy"] - r["baseline_accuracy"])
+        assert 0.05 <= r["temperature"] <= 20.0 and 0.0 <= r["threshold"] <= 1.0
+        assert r["ece_before"] >= 0.0 and r["ece_after"] >= 0.0
+        assert r["nll_after"] >= 0.0 and 0.0 <= r["coverage_at_threshold"] <= 1.0
+    summary = report["summary"]
+    assert summary["transformer"]["accuracy"]["n"] == 2
+    assert summary["difference"]["accuracy"]["mean"] == pytest.approx(
+        sum(r["diff_accuracy"] for r in rows) / 2
+    )
+    assert {"ece_before", "ece_after"} <= set(summary["calibration"])
+    md = (out / REPEATED_MD).read_text()
+    assert report["verdict"] in md and "| 2 | 4 |" in md
+    # an evaluation, not a checkpoint
+    assert sorted(p.name for p in out.iterdir()) == [REPEATED_JSON, REPEATED_MD]
