@@ -35,9 +35,19 @@ def fit_calibration(
     test_logits: np.ndarray,
     test_labels: Sequence[int],
     target_accuracy: float,
+    threshold_rule: str = "empirical",
+    max_review_share: float | None = None,
 ) -> Calibration:
     """Temperature and review threshold from validation, measured on test (logged)."""
-    cal = calibrate(val_logits, val_labels, test_logits, test_labels, target_accuracy)
+    cal = calibrate(
+        val_logits,
+        val_labels,
+        test_logits,
+        test_labels,
+        target_accuracy,
+        threshold_rule,
+        max_review_share,
+    )
     val, test = cal.validation, cal.test
     log.info(
         "calibration.fit temperature=%.3f val_ece_before=%.4f val_ece_after=%.4f "
@@ -51,8 +61,9 @@ def fit_calibration(
         test["ece_after"],
     )
     log.info(
-        "calibration.threshold target_accuracy=%.4f threshold=%.6g val_coverage=%.4f "
+        "calibration.threshold rule=%s target_accuracy=%.4f threshold=%.6g val_coverage=%.4f "
         "test_coverage=%.4f test_accuracy=%s",
+        cal.threshold_rule,
         cal.target_accuracy,
         cal.threshold,
         val["coverage_at_threshold"],

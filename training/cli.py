@@ -14,7 +14,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from training.config import DATA_FORMATS, LR_SCHEDULERS, SEARCH_STRATEGIES, TrainConfig
+from training.config import (
+    DATA_FORMATS,
+    LR_SCHEDULERS,
+    SEARCH_STRATEGIES,
+    THRESHOLD_RULES,
+    TrainConfig,
+)
 from training.errors import TrainingError
 
 EXIT_ERROR = 1
@@ -95,7 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--review-target-accuracy",
         type=float,
         default=S,
-        help="accuracy the review threshold keeps on validation (calibration.json; default 0.99)",
+        help="accuracy the review threshold keeps on validation (calibration.json; default 0.98)",
+    )
+    e.add_argument(
+        "--threshold-rule",
+        choices=THRESHOLD_RULES,
+        default=S,
+        help="how the review threshold meets the target: counted from the validation labels "
+        "(empirical, default) or expected from the calibrated confidences",
+    )
+    e.add_argument(
+        "--max-review-share",
+        type=float,
+        default=S,
+        help="the threshold sends at most this share of validation articles to review "
+        "(default 0.2)",
     )
     e.add_argument(
         "--repeats",

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from newsclf.calibration import THRESHOLD_RULES
 from training.errors import TrainingError
 
 DATA_FORMATS = ("auto", "folder", "csv", "jsonl")
@@ -61,8 +62,12 @@ class TrainConfig:
     keep_trainer_checkpoints: bool = False
     baseline: bool = True
     # calibration (newsclf.calibration): the review threshold is the lowest calibrated confidence
-    # at which validation articles reach this accuracy (calibration.json)
-    review_target_accuracy: float = 0.99
+    # at which validation articles reach this accuracy (calibration.json): counted from their
+    # labels ("empirical") or expected from their calibrated confidences ("expected"); and it
+    # never sends more than max_review_share of the validation articles to review
+    review_target_accuracy: float = 0.98
+    threshold_rule: str = "empirical"
+    max_review_share: float | None = 0.2
     # evaluation over K stratified splits (seeds seed .. seed+K-1) instead of one checkpoint
     repeats: int = 1
     # hyperparameter search (python -m training search / --search)
@@ -84,6 +89,10 @@ class TrainConfig:
             problems.append(f"data_format must be one of {', '.join(DATA_FORMATS)}")
         if self.lr_scheduler not in LR_SCHEDULERS:
             problems.append(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}")
+        if self.max_review_share is not None and not 0.0 <= self.max_review_share <= 1.0:
+            problems.append("max_review_share must be in [0, 1]")
+        if self.threshold_rule not in THRESHOLD_RULES:
+            problems.append(f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}")
         if self.search_strategy not in SEARCH_STRATEGIES:
             problems.append(f"search_strategy must be one of {', '.join(SEARCH_STRATEGIES)}")
         if self.limit is not None and self.limit < 2:
@@ -206,6 +215,7 @@ _FLOAT_KEYS = {
     "weight_decay",
     "target_f1",
     "review_target_accuracy",
+    "max_review_share",
 }
 _INT_KEYS = {
     "limit",
@@ -232,6 +242,7 @@ _BOOL_KEYS = {
     "search",
 }
 _STR_KEYS = {
+    "threshold_rule",
     "data",
     "data_format",
     "text_column",

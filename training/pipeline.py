@@ -4,6 +4,7 @@ held-out split)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -176,6 +177,8 @@ class Evaluation:
     calibration: Calibration
     test_logits: np.ndarray
     test_labels: list[int]
+    val_logits: np.ndarray | None = None
+    val_labels: list[int] | None = None
 
 
 def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> Evaluation:
@@ -193,7 +196,13 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
         trained.model, trained.tokenizer, val_texts, trained.prep, config.eval_batch_size
     )
     calibration = fit_calibration(
-        val_logits, val_labels, logits, test_labels, config.review_target_accuracy
+        val_logits,
+        val_labels,
+        logits,
+        test_labels,
+        config.review_target_accuracy,
+        config.threshold_rule,
+        config.max_review_share,
     )
     baseline = None
     if config.baseline:
@@ -201,7 +210,29 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
         baseline = run_baseline(
             train_texts, train_labels, test_texts, test_labels, labels, seed=config.seed
         )
-    return Evaluation(metrics, baseline, calibration, logits, list(test_labels))
+    return Evaluation(
+        metrics, baseline, calibration, logits, list(test_labels), val_logits, list(val_labels)
+    )
+
+
+LANGUAGES_JSON = "languages.json"
+
+
+def write_languages(output_dir: Path, texts: list[str]) -> dict[str, Any]:
+    """The languages of the training split (``languages.json``): export puts them in the
+    manifest, and the service sends articles in any other language to review."""
+    from newsclf.language import language_profile  # the serving detector, as served
+
+    started = time.perf_counter()
+    profile = language_profile(texts)
+    (output_dir / LANGUAGES_JSON).write_text(json.dumps(profile, indent=2) + "\n", "utf-8")
+    log.info(
+        "languages.profile supported=%s undetermined=%d seconds=%.1f",
+        ",".join(profile["supported"]),
+        profile["undetermined"],
+        time.perf_counter() - started,
+    )
+    return profile
 
 
 def finalize(
@@ -236,10 +267,12 @@ def finalize(
         [train_texts_all[i] for i in sample],
         [labels[train_labels_all[i]] for i in sample],
     )
+    languages = write_languages(output_dir, train_texts_all)
 
     report: dict[str, Any] = {
         **metrics,
         "baseline": baseline,
+        "languages": languages,
         "base_model": config.model or DEFAULT_BASE_MODEL_NAME,
         "hyperparameters": {
             **{k: getattr(config, k) for k in HYPERPARAMETER_KEYS},

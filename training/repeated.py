@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from newsclf.calibration import THRESHOLD_RULES, coverage_accuracy, select_threshold, softmax
 from training.config import TrainConfig
 from training.data import Dataset
 from training.modeling import check_model_source
@@ -34,6 +35,7 @@ from training.pipeline import (
     DEFAULT_BASE_MODEL_NAME,
     HYPERPARAMETER_KEYS,
     TRAINER_DIR,
+    Evaluation,
     TrainResult,
     evaluate,
     load_data,
@@ -73,6 +75,11 @@ class SplitRow:
     nll_after: float
     coverage_at_threshold: float
     accuracy_at_threshold: float | None
+    # the test split at the threshold each rule chooses on validation (side by side)
+    coverage_expected: float
+    accuracy_expected: float | None
+    coverage_empirical: float
+    accuracy_empirical: float | None
     best_epoch: float | None
     train_seconds: float
     seconds: float
@@ -95,6 +102,10 @@ SUMMARY_FIELDS: dict[str, dict[str, str]] = {
         "ece_change": "ece_change",
         "coverage_at_threshold": "coverage_at_threshold",
         "accuracy_at_threshold": "accuracy_at_threshold",
+        "coverage_expected": "coverage_expected",
+        "accuracy_expected": "accuracy_expected",
+        "coverage_empirical": "coverage_empirical",
+        "accuracy_empirical": "accuracy_empirical",
     },
 }
 
@@ -190,6 +201,7 @@ def _run_split(
         nll_after=cal.test["nll_after"],
         coverage_at_threshold=cal.test["coverage_at_threshold"],
         accuracy_at_threshold=cal.test["accuracy_at_threshold"],
+        **_rules_side_by_side(evaluation, config.review_target_accuracy),
         best_epoch=trained.fit.best_epoch,
         train_seconds=round(trained.fit.train_seconds, 2),
         seconds=round(time.perf_counter() - start, 2),
@@ -206,6 +218,21 @@ def _release_memory() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def _rules_side_by_side(evaluation: Evaluation, target_accuracy: float) -> dict[str, Any]:
+    """Test coverage and accuracy at the threshold each rule picks on validation."""
+    cal = evaluation.calibration
+    assert evaluation.val_logits is not None and evaluation.val_labels is not None
+    val_probs = softmax(evaluation.val_logits, cal.temperature)
+    test_probs = softmax(evaluation.test_logits, cal.temperature)
+    out: dict[str, Any] = {}
+    for rule in THRESHOLD_RULES:
+        threshold = select_threshold(val_probs, evaluation.val_labels, target_accuracy, rule)
+        kept = coverage_accuracy(test_probs, evaluation.test_labels, [threshold])[0]
+        out[f"coverage_{rule}"] = kept["coverage"]
+        out[f"accuracy_{rule}"] = kept["accuracy"]
+    return out
 
 
 def summarize(rows: Sequence[SplitRow], confidence: float = CONFIDENCE) -> dict[str, Any]:
@@ -290,6 +317,10 @@ SUMMARY_LABELS = (
     ("calibration", "ece_change", "**test ECE after − before** (points, paired)", _pts),
     ("calibration", "coverage_at_threshold", "test coverage at the threshold", _pct),
     ("calibration", "accuracy_at_threshold", "test accuracy at the threshold", _pct),
+    ("calibration", "coverage_expected", "test coverage, expected-accuracy rule", _pct),
+    ("calibration", "accuracy_expected", "test accuracy, expected-accuracy rule", _pct),
+    ("calibration", "coverage_empirical", "test coverage, empirical rule", _pct),
+    ("calibration", "accuracy_empirical", "test accuracy, empirical rule", _pct),
 )
 
 

@@ -13,11 +13,14 @@ from newsclf.calibration import (
     Calibration,
     calibrate,
     choose_threshold,
+    choose_threshold_expected,
     coverage_accuracy,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
     reliability_bins,
+    review_share_cap,
+    select_threshold,
     softmax,
 )
 
@@ -149,7 +152,7 @@ def test_choose_threshold_rejects_bad_input():
 def test_calibrate_and_round_trip(tmp_path):
     z_val, y_val = _sample(2.0, n=400, seed=5)
     z_test, y_test = _sample(2.0, n=400, seed=6)
-    cal = calibrate(z_val, y_val, z_test, y_test, 0.9)
+    cal = calibrate(z_val, y_val, z_test, y_test, 0.9, max_review_share=None)
     assert cal.method == "temperature" and cal.temperature == pytest.approx(2.0, rel=0.25)
     for figures in (cal.validation, cal.test):
         assert set(figures) == set(SPLIT_KEYS) and figures["n"] == 400
@@ -165,6 +168,8 @@ def test_calibrate_and_round_trip(tmp_path):
     assert Calibration.load(tmp_path) == cal
     assert Calibration.from_dict({**raw, "added_later": 1}) == cal  # unknown keys ignored
     assert Calibration.load(tmp_path / "elsewhere") is None
+    capped = calibrate(z_val, y_val, z_test, y_test, 0.9)  # the default cap: 20 % to review
+    assert capped.validation["coverage_at_threshold"] >= 0.8
 
 
 def _valid() -> dict:
@@ -211,3 +216,55 @@ def test_missing_keys_and_bad_files(tmp_path):
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps({**_valid(), "threshold": -1}))
     with pytest.raises(ValueError, match=r"calibration\.json: threshold"):
         Calibration.load(tmp_path)
+
+
+def test_expected_rule_keeps_the_confident_articles_without_labels():
+    # mean confidence of the kept: 0.99, 0.985, 0.97, 0.9525 -> target 0.98 keeps two
+    probs = _probs([0.99, 0.98, 0.94, 0.9])
+    assert choose_threshold_expected(probs, 0.98) == 0.98
+    assert choose_threshold_expected(probs, 0.9) == 0.0  # the mean of all already reaches it
+    assert choose_threshold_expected(probs, 0.995) == 0.99  # not even the top one: strictest
+    with pytest.raises(ValueError):
+        choose_threshold_expected(probs, 1.5)
+
+
+def test_expected_rule_varies_less_than_the_empirical_one_across_samples():
+    """Calibrated synthetic validation sets of 212 articles, 97 % right: the threshold the
+    expected-accuracy rule picks moves far less from sample to sample."""
+    rng = np.random.default_rng(5)
+    expected, empirical = [], []
+    for _ in range(40):
+        conf = np.clip(rng.beta(30, 1, 212), 0.21, 0.9999)
+        right = rng.random(212) < conf  # calibrated: right with probability conf
+        probs = np.stack([conf, 1 - conf], axis=1)
+        labels = np.where(right, 0, 1)
+        expected.append(select_threshold(probs, labels, 0.99, "expected"))
+        empirical.append(select_threshold(probs, labels, 0.99, "empirical"))
+    assert np.std(expected) < np.std(empirical) / 2
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        select_threshold(probs, labels, 0.99, "median")
+
+
+def test_review_share_cap_bounds_what_goes_to_review():
+    probs = _probs([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99])
+    cap = review_share_cap(probs, 0.2)
+    assert cap == 0.7  # 0.5 and 0.6 fall below: 2 of 10
+    assert (probs.max(axis=1) < cap).mean() <= 0.2
+    assert review_share_cap(probs, 0.0) == 0.5  # nothing below
+    assert review_share_cap(probs, 1.0) == 1.0
+
+
+def test_calibrate_caps_a_threshold_a_few_errors_pushed_up():
+    """Errors among the most confident articles push the empirical threshold to the top; the
+    cap keeps at least 80 % of validation articles labelled."""
+    rng = np.random.default_rng(11)
+    logits = rng.normal(0, 1, (200, 3))
+    labels = logits.argmax(axis=1).copy()
+    top = np.argsort(-logits.max(axis=1))[:3]
+    labels[top] = (labels[top] + 1) % 3  # the three most confident are wrong
+    capped = calibrate(logits, labels, logits, labels, 0.99, "empirical", 0.2)
+    assert capped.rule_threshold is not None and capped.threshold <= capped.rule_threshold
+    assert capped.validation["coverage_at_threshold"] >= 0.8
+    assert Calibration.from_dict(capped.to_dict()) == capped
+    free = calibrate(logits, labels, logits, labels, 0.99, "empirical", None)
+    assert free.validation["coverage_at_threshold"] < 0.8

@@ -99,4 +99,11 @@ def test_evaluation_flags():
     args = build_parser().parse_args(["--repeats", "5", "--review-target-accuracy", "0.95"])
     config = config_from_args(args)
     assert (config.repeats, config.review_target_accuracy) == (5, 0.95)
-    assert (TrainConfig().repeats, TrainConfig().review_target_accuracy) == (1, 0.99)
+    assert (TrainConfig().repeats, TrainConfig().review_target_accuracy) == (1, 0.98)
+    args = build_parser().parse_args(["--threshold-rule", "expected", "--max-review-share", "0.1"])
+    config = config_from_args(args)
+    assert (config.threshold_rule, config.max_review_share) == ("expected", 0.1)
+    assert (TrainConfig().threshold_rule, TrainConfig().max_review_share) == ("empirical", 0.2)
+    for bad in ({"max_review_share": 1.5}, {"threshold_rule": "median"}):
+        with pytest.raises(TrainingError):
+            TrainConfig(**bad)

@@ -41,6 +41,10 @@ ROW = SplitRow(
     nll_after=0.08,
     coverage_at_threshold=0.95,
     accuracy_at_threshold=None,
+    coverage_expected=0.9,
+    accuracy_expected=0.99,
+    coverage_empirical=0.95,
+    accuracy_empirical=None,
     best_epoch=2.0,
     train_seconds=100.0,
     seconds=110.0,
@@ -66,7 +70,7 @@ def test_summary_and_markdown_from_known_rows():
     assert report["summary"]["baseline"]["accuracy"]["std"] == 0.0
     md = render_repeated(report)
     assert f"**{report['verdict']}**" in md
-    assert md.count("\n| ") == 1 + 11 + 1 + 5  # summary header, quantities, rows header, rows
+    assert md.count("\n| ") == 1 + 15 + 1 + 5  # summary header, quantities, rows header, rows
     ece = report["summary"]["calibration"]["ece_change"]
     assert ece["mean"] == pytest.approx(-0.015) and ece["std"] == 0.0
     assert "one test article = 0.47 points" in md
