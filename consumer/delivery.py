@@ -97,7 +97,12 @@ class Delivery:
         assert batch.classified is not None
         with self.timer("serialize"):
             outgoing, batch.results = build_outgoing(
-                batch.records, batch.decoded, batch.classified, self.routes, utc_now()
+                batch.records,
+                batch.decoded,
+                batch.classified,
+                self.routes,
+                utc_now(),
+                batch.languages,
             )
         batch.dead_letters = [_error_of(o) for o in outgoing if o.kind == "dead_letter"]
         for o in outgoing:

@@ -44,6 +44,7 @@ class Batch:
     records: Sequence[Record]
     decoded: list[Decoded | Rejection] = field(default_factory=list)
     classified: Classified | None = None
+    languages: list[str | None] = field(default_factory=list)  # per accepted article
     group_metadata: Any = None  # the consumer group's generation when the batch was formed
     seq: int = field(default_factory=lambda: next(_seq))
     created: float = field(default_factory=time.monotonic)

@@ -270,6 +270,10 @@ class Loop:
                 with self.timer("decode"):
                     batch.decoded = pipeline.decode(records, s.max_message_bytes)
                 self.inflight.add(batch)
+            # Here, not on the inference thread: that thread bounds throughput on a GPU, this
+            # one waits on the network most of the time.
+            with self.timer("language"):
+                batch.languages = pipeline.detect_languages(batch.decoded, self.detect)
             self.metrics.in_flight.set(len(self.inflight))
             self._infer_q.put(batch)
 
@@ -548,7 +552,7 @@ class Loop:
         if s.drill_infer_delay_ms:
             time.sleep(s.drill_infer_delay_ms / 1000)
         return pipeline.classify(
-            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer, self.detect
+            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer
         )
 
     def _probe(self) -> None:

@@ -122,25 +122,42 @@ class Result:
 class Classified:
     """What inference made of a batch: probabilities for the accepted rows, in order, and the
     rows the model failed on alone (found by isolation); per row, whether the text was longer
-    than the model's window and its detected language."""
+    than the model's window."""
 
     probs: np.ndarray  # (accepted rows, labels); rows of failed articles are NaN
     failed: dict[int, str] = field(default_factory=dict)  # row -> reason
     padded_tokens: int = 0
     truncated: list[bool] = field(default_factory=list)
-    languages: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        rows = self.probs.shape[0]
         if not self.truncated:
-            self.truncated = [False] * rows
-        if not self.languages:
-            self.languages = [None] * rows
+            self.truncated = [False] * self.probs.shape[0]
 
 
 def decode(records: Sequence[Record], max_bytes: int) -> list[Decoded | Rejection]:
     """Each record's article, or why it is rejected. Never raises."""
     return [decode_article(r.value, max_bytes, r.key) for r in records]
+
+
+def detect_languages(
+    decoded: Sequence[Decoded | Rejection], detect: Detect | None
+) -> list[str | None]:
+    """The language of each accepted article (None: undetermined, or no detector). Never
+    raises: a detector failure leaves the batch's languages undetermined (logged)."""
+    texts = [d.text for d in decoded if isinstance(d, Decoded)]
+    if detect is None or not texts:
+        return [None] * len(texts)
+    try:
+        languages = detect(texts)
+        if len(languages) != len(texts):
+            raise ValueError(f"{len(languages)} languages for {len(texts)} texts")
+        return languages
+    except Exception as exc:  # noqa: BLE001 - routing by language is best effort
+        log.warning(
+            "language detection failed: the batch's languages are undetermined",
+            extra={"error": f"{type(exc).__name__}: {exc}"},
+        )
+        return [None] * len(texts)
 
 
 def classify(
@@ -149,18 +166,12 @@ def classify(
     max_rows: int,
     max_tokens: int,
     timer: StageTimer,
-    detect: Detect | None = None,
 ) -> Classified:
-    """Detect each text's language (when ``detect`` is given), tokenize in one call, plan
-    inference calls under the row and token budgets, run them. Raises whatever the detector,
-    the tokenizer or the model raises (see :mod:`consumer.policy`)."""
+    """Tokenize in one call, plan inference calls under the row and token budgets, run them.
+    Raises whatever the tokenizer or the model raises (see :mod:`consumer.policy`)."""
     n_labels = len(model.labels)
     if not texts:
         return Classified(np.zeros((0, n_labels), dtype=np.float32))
-    languages: list[str | None] = []
-    if detect is not None:
-        with timer("language"):
-            languages = detect(texts)
     with timer("tokenize"):
         ids, truncated = model.tokenize_marked(texts)
         lengths = [len(x) for x in ids]
@@ -174,9 +185,7 @@ def classify(
                     f"model returned shape {probs.shape} for {len(call)} rows of {n_labels} labels"
                 )
             out[call] = probs
-    return Classified(
-        out, padded_tokens=padded_tokens(lengths, calls), truncated=truncated, languages=languages
-    )
+    return Classified(out, padded_tokens=padded_tokens(lengths, calls), truncated=truncated)
 
 
 def build_outgoing(
@@ -185,10 +194,12 @@ def build_outgoing(
     classified: Classified,
     routes: Routes,
     at: str,
+    languages: Sequence[str | None] | None = None,
 ) -> tuple[list[Outgoing], list[Result]]:
     """Output records (and per-label copies) for classified articles, review records for those
-    the service should not decide alone, dead letters for the rest. Returns the outgoing
-    records and one :class:`Result` per classified article."""
+    the service should not decide alone, dead letters for the rest. ``languages``: per accepted
+    article (:func:`detect_languages`). Returns the outgoing records and one :class:`Result`
+    per classified article."""
     out: list[Outgoing] = []
     results: list[Result] = []
     labels = routes.labels
@@ -216,7 +227,7 @@ def build_outgoing(
             labels[best[k]],
             best[k],
             scores[k],
-            classified.languages[row],
+            languages[row] if languages else None,
             classified.truncated[row],
         )
         score = scores[k][best[k]]

@@ -88,7 +88,6 @@ def isolate(
         failed,
         left.padded_tokens + right.padded_tokens,
         left.truncated + right.truncated,
-        left.languages + right.languages,
     )
 
 

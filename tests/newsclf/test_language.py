@@ -96,7 +96,7 @@ def test_min_chars_counts_letters():
 
 
 def test_only_the_head_is_read(detector):
-    # 2,000+ characters of German, then a megabyte of English: the first max_chars decide.
+    # German well past max_chars, then a megabyte of English: the first max_chars decide.
     text = " ".join([NEWS["de"]] * 12) + " " + NEWS["en"] * 6000
     assert len(text) > 1_000_000
     assert detector.detect([text]) == ["de"]
