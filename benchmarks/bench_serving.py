@@ -125,7 +125,8 @@ def model_only(model: Any, texts: list[str], rows: int, tokens: int) -> tuple[fl
 
 def counted(service: Any) -> float:
     m = service.metrics.messages
-    return sum(m.labels(outcome=o)._value.get() for o in ("classified", "dead_lettered"))
+    outcomes = ("classified", "reviewed", "dead_lettered")  # an older service lacks "reviewed"
+    return sum(m.labels(outcome=o)._value.get() for o in outcomes)
 
 
 def serve(
@@ -137,11 +138,12 @@ def serve(
     from consumer.settings import Settings
 
     stamp = time.time_ns()
-    topics = {k: f"bench.{k}.{stamp}" for k in ("input_topic", "output_topic", "dlq_topic")}
+    outputs = ("output_topic", "dlq_topic", "review_topic")
+    topics = {k: f"bench.{k}.{stamp}" for k in ("input_topic", *outputs)}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics(
         [NewTopic(topics["input_topic"], partitions, 1)]
-        + [NewTopic(topics[k], 1, 1) for k in ("output_topic", "dlq_topic")]
+        + [NewTopic(topics[k], 1, 1) for k in outputs]
     )
     admin.close()
     produce_backlog(bootstrap, topics["input_topic"], backlog(n))

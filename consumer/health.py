@@ -99,5 +99,8 @@ class HealthServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and close the socket; safe on a server that never started (shutdown
+        would wait forever for a loop that is not running)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
