@@ -37,6 +37,11 @@ DEFAULT_TARGET_ACCURACY = 0.98
 # Whatever the rule says, at most this share of validation articles falls below the threshold:
 # a guard against a threshold that a handful of validation articles pushed up (None: no cap).
 DEFAULT_MAX_REVIEW_SHARE = 0.2
+# And whatever the rule says, an article the model is less sure of than this (calibrated) is not
+# decided alone. The target protects the accuracy of the articles kept, on average; this floor
+# protects each article: a model that is 99 % right on validation meets a 0.98 target with no
+# threshold at all, and would label a 40 %-sure article. The cap above still wins.
+DEFAULT_MIN_CONFIDENCE = 0.9
 DEFAULT_BINS = 15
 METHODS = ("temperature",)
 TEMPERATURE_BOUNDS = (0.05, 20.0)
@@ -346,6 +351,7 @@ class Calibration:
     threshold_rule: str = "empirical"  # THRESHOLD_RULES
     rule_threshold: float | None = None  # what the rule chose, before the review-share cap
     max_review_share: float | None = None  # the cap: at most this share of validation
+    min_confidence: float | None = None  # the floor (the cap wins over it)
 
     def __post_init__(self) -> None:
         _check(self.to_dict())
@@ -372,6 +378,7 @@ class Calibration:
             threshold_rule=str(raw.get("threshold_rule", "empirical")),
             rule_threshold=_optional_float(raw.get("rule_threshold")),
             max_review_share=_optional_float(raw.get("max_review_share")),
+            min_confidence=_optional_float(raw.get("min_confidence")),
         )
 
     def save(self, directory: str | Path) -> Path:
@@ -405,12 +412,17 @@ def calibrate(
     target_accuracy: float = DEFAULT_TARGET_ACCURACY,
     threshold_rule: str = "empirical",
     max_review_share: float | None = DEFAULT_MAX_REVIEW_SHARE,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Calibration:
-    """Fit the temperature and choose the threshold on validation; measure both splits."""
+    """Fit the temperature and choose the threshold on validation: the rule's threshold for
+    ``target_accuracy``, raised to ``min_confidence``, then lowered to the ``max_review_share``
+    cap; measure both splits."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
     temperature = fit_temperature(val_logits, val_labels)
     val_probs = softmax(_logits(val_logits), temperature)
-    threshold = select_threshold(val_probs, val_labels, target_accuracy, threshold_rule)
-    rule_threshold = threshold
+    rule_threshold = select_threshold(val_probs, val_labels, target_accuracy, threshold_rule)
+    threshold = max(rule_threshold, min_confidence)
     if max_review_share is not None:
         threshold = min(threshold, review_share_cap(val_probs, max_review_share))
     return Calibration(
@@ -421,6 +433,7 @@ def calibrate(
         threshold_rule=threshold_rule,
         rule_threshold=rule_threshold,
         max_review_share=max_review_share,
+        min_confidence=min_confidence,
         validation=split_summary(val_logits, val_labels, temperature, threshold),
         test=split_summary(test_logits, test_labels, temperature, threshold),
     )
@@ -438,7 +451,7 @@ def _check(raw: Any) -> None:
     """Raise ValueError naming the first problem with a calibration mapping."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"calibration must be a JSON object, got {type(raw).__name__}")
-    optional = {"threshold_rule", "rule_threshold", "max_review_share"}  # newer keys
+    optional = {"threshold_rule", "rule_threshold", "max_review_share", "min_confidence"}
     missing = [k for k in Calibration.__dataclass_fields__ if k not in raw and k not in optional]
     if missing:
         raise ValueError(f"calibration lacks key(s): {', '.join(missing)}")

@@ -37,6 +37,7 @@ def fit_calibration(
     target_accuracy: float,
     threshold_rule: str = "empirical",
     max_review_share: float | None = None,
+    min_confidence: float = 0.0,
 ) -> Calibration:
     """Temperature and review threshold from validation, measured on test (logged)."""
     cal = calibrate(
@@ -47,6 +48,7 @@ def fit_calibration(
         target_accuracy,
         threshold_rule,
         max_review_share,
+        min_confidence,
     )
     val, test = cal.validation, cal.test
     log.info(
@@ -120,9 +122,8 @@ def render_calibration(section: dict[str, Any]) -> list[str]:
         "",
         f"- Temperature: {section['temperature']:.3f} (fitted on the validation split; serving "
         "computes softmax(logits / temperature))",
-        f"- Review threshold: {section['threshold']:.6g} on the calibrated maximum probability, "
-        f"the lowest at which validation articles are at least "
-        f"{_pct(section['target_accuracy'])} right; below it an article goes to review",
+        f"- Review threshold: {section['threshold']:.6g} on the calibrated maximum probability "
+        "(below it an article goes to review): " + _threshold_story(section),
         f"- Test split at the threshold: coverage {_pct(test['coverage_at_threshold'])} "
         f"(accepted without review), accuracy {_pct(test['accuracy_at_threshold'])}",
         "",
@@ -267,3 +268,20 @@ def write_calibration_figures(section: dict[str, Any], directory: Path) -> list[
         plot_reliability_diagram(section, directory / RELIABILITY_PNG),
         plot_coverage_accuracy(section, directory / COVERAGE_PNG),
     ]
+
+
+def _threshold_story(section: dict[str, Any]) -> str:
+    """How the threshold came about: the rule for the target, the floor, the cap."""
+    rule = section.get("rule_threshold")
+    rule = section["threshold"] if rule is None else rule
+    text = (
+        f"the {section.get('threshold_rule', 'empirical')} rule gives {rule:.6g} for "
+        f"{_pct(section['target_accuracy'])} accuracy of the validation articles kept"
+    )
+    floor = section.get("min_confidence")
+    if floor is not None:
+        text += f"; never below {floor:g} (the floor)"
+    cap = section.get("max_review_share")
+    if cap is not None:
+        text += f"; never sending more than {_pct(cap)} of validation to review (the cap)"
+    return text

@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(empirical, default) or expected from the calibrated confidences",
     )
     e.add_argument(
+        "--review-min-confidence",
+        type=float,
+        default=S,
+        help="the threshold is never below this calibrated confidence (default 0.9)",
+    )
+    e.add_argument(
         "--max-review-share",
         type=float,
         default=S,

@@ -68,6 +68,7 @@ class TrainConfig:
     review_target_accuracy: float = 0.98
     threshold_rule: str = "empirical"
     max_review_share: float | None = 0.2
+    review_min_confidence: float = 0.9  # and never below this calibrated confidence
     # evaluation over K stratified splits (seeds seed .. seed+K-1) instead of one checkpoint
     repeats: int = 1
     # hyperparameter search (python -m training search / --search)
@@ -91,6 +92,8 @@ class TrainConfig:
             problems.append(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}")
         if self.max_review_share is not None and not 0.0 <= self.max_review_share <= 1.0:
             problems.append("max_review_share must be in [0, 1]")
+        if not 0.0 <= self.review_min_confidence <= 1.0:
+            problems.append("review_min_confidence must be in [0, 1]")
         if self.threshold_rule not in THRESHOLD_RULES:
             problems.append(f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}")
         if self.search_strategy not in SEARCH_STRATEGIES:
@@ -216,6 +219,7 @@ _FLOAT_KEYS = {
     "target_f1",
     "review_target_accuracy",
     "max_review_share",
+    "review_min_confidence",
 }
 _INT_KEYS = {
     "limit",

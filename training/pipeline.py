@@ -203,6 +203,7 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
         config.review_target_accuracy,
         config.threshold_rule,
         config.max_review_share,
+        config.review_min_confidence,
     )
     baseline = None
     if config.baseline:

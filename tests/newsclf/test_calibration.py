@@ -268,3 +268,20 @@ def test_calibrate_caps_a_threshold_a_few_errors_pushed_up():
     assert Calibration.from_dict(capped.to_dict()) == capped
     free = calibrate(logits, labels, logits, labels, 0.99, "empirical", None)
     assert free.validation["coverage_at_threshold"] < 0.8
+
+
+def test_the_floor_reviews_unsure_articles_of_a_model_that_meets_its_target():
+    """A model that is 100 % right on validation needs no threshold for any target, yet an
+    article it is 60 % sure of still goes to review: the floor."""
+    confident = _probs([0.99] * 90 + [0.6] * 10)
+    labels = [0] * 100
+    logits = np.log(confident)
+    floored = calibrate(logits, labels, logits, labels, 0.98, "empirical", 0.2, 0.9)
+    assert floored.rule_threshold == 0.0
+    assert floored.threshold == pytest.approx(0.9)  # the cap allows it (10 % below)
+    assert floored.validation["coverage_at_threshold"] == pytest.approx(0.9)
+    capped = calibrate(logits, labels, logits, labels, 0.98, "empirical", 0.05, 0.9)
+    assert capped.threshold == pytest.approx(0.6)  # the cap (5 %) wins over the floor
+    assert capped.validation["coverage_at_threshold"] == 1.0
+    with pytest.raises(ValueError, match="min_confidence"):
+        calibrate(logits, labels, logits, labels, 0.98, "empirical", 0.2, 1.5)

@@ -104,6 +104,10 @@ def test_evaluation_flags():
     config = config_from_args(args)
     assert (config.threshold_rule, config.max_review_share) == ("expected", 0.1)
     assert (TrainConfig().threshold_rule, TrainConfig().max_review_share) == ("empirical", 0.2)
-    for bad in ({"max_review_share": 1.5}, {"threshold_rule": "median"}):
+    args = build_parser().parse_args(["--review-min-confidence", "0.8"])
+    assert config_from_args(args).review_min_confidence == 0.8
+    assert TrainConfig().review_min_confidence == 0.9
+    bad_values = ({"max_review_share": 1.5}, {"threshold_rule": "median"})
+    for bad in (*bad_values, {"review_min_confidence": -0.1}):
         with pytest.raises(TrainingError):
             TrainConfig(**bad)
