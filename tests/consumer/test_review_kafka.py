@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from consumer.loop import review_policy
 from consumer.model import OnnxClassifier
 from devkit.samples import FOREIGN_ARTICLES
 from newsclf.language import LanguageDetector
@@ -144,17 +145,14 @@ def test_the_models_own_policy_is_used_unless_overridden(kafka_bootstrap, tiny_m
     manifest = json.loads((tiny_model_dir / "manifest.json").read_text())
     assert manifest["languages"]["supported"] == ["en"]
     own = manifest["calibration"]["threshold"]
+    info = OnnxClassifier.load(tiny_model_dir, "cpu", 1).info
     t = topics(kafka_bootstrap)
-    svc = ThreadedService(
-        service_settings(kafka_bootstrap, tiny_model_dir, review_routing=True, **t)
+    policy = review_policy(
+        service_settings(kafka_bootstrap, tiny_model_dir, review_routing=True, **t), info
     )
-    try:
-        routes = svc.service.loop.routes
-        assert routes.review_topic == t["review_topic"]
-        assert routes.review_threshold == pytest.approx(own)
-        assert routes.supported_languages == frozenset({"en"})
-    finally:
-        svc.service.close()
+    assert policy["review_topic"] == t["review_topic"]
+    assert policy["review_threshold"] == pytest.approx(own)
+    assert policy["supported_languages"] == frozenset({"en"})
     overridden = service_settings(
         kafka_bootstrap,
         tiny_model_dir,
@@ -163,12 +161,10 @@ def test_the_models_own_policy_is_used_unless_overridden(kafka_bootstrap, tiny_m
         supported_languages="*",
         **t,
     )
-    svc = ThreadedService(overridden)
-    try:
-        routes = svc.service.loop.routes
-        assert routes.review_threshold == 0 and routes.supported_languages is None
-    finally:
-        svc.service.close()
+    policy = review_policy(overridden, info)
+    assert policy["review_threshold"] == 0 and policy["supported_languages"] is None
+    off = review_policy(service_settings(kafka_bootstrap, tiny_model_dir, **t), info)
+    assert off["review_topic"] is None
 
 
 def test_detector_and_service_agree_on_the_samples():
