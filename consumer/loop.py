@@ -354,8 +354,13 @@ class Loop:
             for error in b.dead_letters:
                 m.dead_letters.labels(error=error).inc()
             for (topic, partition), nxt in b.next_offsets.items():
-                end = self.consumer.highwater(TopicPartition(topic, partition))
-                if end is not None and (topic, partition) in self._assignment:
+                if (topic, partition) not in self._assignment:
+                    continue
+                try:
+                    end = self.consumer.highwater(TopicPartition(topic, partition))
+                except kafka_errors.IllegalStateError:
+                    continue  # revoked meanwhile: the listener runs on the network thread
+                if end is not None:
                     m.lag.labels(topic=topic, partition=str(partition)).set(max(end - nxt, 0))
 
     def _backpressure(self) -> None:
@@ -365,13 +370,26 @@ class Loop:
         if hold:
             assigned = set(self.consumer.assignment()) - set(self.consumer.paused())
             if assigned:
-                self.consumer.pause(*assigned)
+                self._pause(assigned)
                 self.metrics.paused.set(1)
         else:
             paused = self.consumer.paused()
             if paused:
-                self.consumer.resume(*paused)
+                self._resume(paused)
                 self.metrics.paused.set(0)
+
+    # The rebalance listener runs on kafka-python's network thread: a partition read from
+    # assignment() here may be gone a moment later. Pausing or resuming it then raises
+    # (KeyError from the subscription state); it is nobody's partition to pause any more.
+    def _pause(self, partitions: Any) -> None:
+        for tp in partitions:
+            with contextlib.suppress(KeyError, kafka_errors.IllegalStateError):
+                self.consumer.pause(tp)
+
+    def _resume(self, partitions: Any) -> None:
+        for tp in partitions:
+            with contextlib.suppress(KeyError, kafka_errors.IllegalStateError):
+                self.consumer.resume(tp)
 
     def _update_readiness(self, now: float) -> None:
         stalled = self.inflight.oldest_delivering_age(now)
@@ -395,9 +413,7 @@ class Loop:
         # Order matters: stop fetching, stop taking records, then forget the window. A record
         # polled after the window was dropped and batched would carry its partition's commit
         # past the dropped ones (their position is not sought back: the member is leaving).
-        assigned = self.consumer.assignment()
-        if assigned:
-            self.consumer.pause(*assigned)
+        self._pause(self.consumer.assignment())
         self._draining = True
         left = len(self._drop_window())
         log.info("draining", extra={"in_flight": len(self.inflight), "left_unread": left})

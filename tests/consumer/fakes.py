@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from kafka import errors as kafka_errors
 from kafka.future import Future
 from kafka.structs import TopicPartition
 
@@ -203,11 +204,23 @@ class FakeConsumer:
 
     def pause(self, *tps):
         self.pause_calls += 1
+        for tp in tps:  # kafka-python: KeyError for a partition no longer assigned
+            if tp.partition not in self.assigned:
+                raise KeyError(tp)
         self.paused_set |= {tp.partition for tp in tps}
 
     def resume(self, *tps):
         self.resume_calls += 1
+        for tp in tps:
+            if tp.partition not in self.assigned:
+                raise KeyError(tp)
         self.paused_set -= {tp.partition for tp in tps}
+
+    def lose(self, *partitions: int) -> None:
+        """The group moved on without this member (a session timeout): partitions lost."""
+        self.assigned -= set(partitions)
+        self.paused_set -= set(partitions)
+        self.listener.on_partitions_lost({self._tp(p) for p in partitions})
 
     def seek(self, tp, offset):
         assert tp.partition in self.assigned
@@ -220,6 +233,8 @@ class FakeConsumer:
         self.commit(offsets)
 
     def highwater(self, tp):
+        if tp.partition not in self.assigned:  # as kafka-python does
+            raise kafka_errors.IllegalStateError("Partition is not assigned")
         return len(self.logs[tp.partition])
 
     def group_metadata(self):

@@ -340,3 +340,33 @@ def test_the_window_stays_bounded_while_the_pipeline_is_full(closing):
         producer.ack()  # one pipeline's worth at a time
     assert biggest <= 4 + 10, biggest
     assert consumer.positions[0] < 400, "the backlog stays in Kafka, not in memory"
+
+
+def test_a_batch_delivered_after_its_partition_was_lost_does_not_stop_the_loop(closing):
+    """A broker stall: the group moves on, the partition is lost while a batch of it is being
+    delivered; its acknowledgement arrives afterwards. Accounting it (the lag gauge) must not
+    ask the client about a partition it no longer has (kafka-python raises); seen as exit 1 in
+    the broker-stall drill."""
+    producer = FakeProducer()
+    loop, consumer = make({0: [article(i) for i in range(4)], 1: [article(9)]}, producer)
+    closing(loop)
+    run_until(loop, lambda: len(producer.sent) >= 5, "both batches sent")
+    commits_before = len(consumer.commits)
+    consumer.lose(0, 1)
+    producer.ack()  # the acknowledgements arrive after the loss
+    run_until(loop, lambda: not len(loop.inflight), "the delivered batches accounted")
+    assert len(consumer.commits) == commits_before, "nothing committed for lost partitions"
+    assert loop.metrics.batches.labels(result="committed")._value.get() == 2
+
+
+def test_pausing_a_partition_revoked_meanwhile_is_not_an_error(closing):
+    """The listener runs on kafka-python's network thread: a partition read from assignment()
+    may be gone by the time the loop pauses it."""
+    loop, consumer = make({0: [article(i) for i in range(4)], 1: [article(9)]})
+    closing(loop)
+    tps = consumer.assignment()
+    consumer.assigned.discard(0)
+    loop._pause(tps)  # noqa: SLF001
+    assert consumer.paused_set == {1}
+    loop._resume(tps)  # noqa: SLF001
+    assert consumer.paused_set == set()
