@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from newsclf.calibration import Calibration
 from newsclf.drift import Reference
 from newsclf.feeds import build_feeds
 from newsclf.textprep import Preprocessing, encode_batch, encode_batch_marked, prepare_tokenizer
@@ -76,17 +77,11 @@ def _trust_fields(manifest: dict[str, Any], model_dir: Path) -> dict[str, Any]:
     manifest; :class:`ModelError` when present but malformed."""
     out: dict[str, Any] = {}
     try:
-        calibration = manifest.get("calibration")
-        if calibration is not None:
-            temperature = float(calibration["temperature"])
-            if not 0 < temperature < 1000:
-                raise ValueError(f"temperature {temperature} is out of range")
-            out["temperature"] = temperature
-            threshold = calibration.get("threshold")
-            if threshold is not None:
-                if not 0 <= float(threshold) <= 1:
-                    raise ValueError(f"threshold {threshold} is not a probability")
-                out["review_threshold"] = float(threshold)
+        raw = manifest.get("calibration")
+        if raw is not None:
+            calibration = Calibration.from_dict(raw)
+            out["temperature"] = calibration.temperature
+            out["review_threshold"] = calibration.threshold
         languages = manifest.get("languages")
         if languages is not None:
             supported = languages["supported"]

@@ -1,7 +1,7 @@
 """Reading a training checkpoint directory: what it holds, its labels, its evaluation.
 
-Standard library + ``newsclf.textprep`` only, so bad input is rejected before anything heavy
-(torch, transformers, Optimum) is imported.
+Standard library + ``newsclf`` (text preparation, the calibration file's check: numpy) only, so
+bad input is rejected before anything heavy (torch, transformers, Optimum) is imported.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import CheckpointError, EvalGateError
+from newsclf.calibration import Calibration
 from newsclf.textprep import PREPROCESSING_FILE, Preprocessing
 
 log = logging.getLogger(__name__)
@@ -164,21 +165,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _calibration(path: Path) -> dict[str, Any] | None:
+    """The checkpoint's ``calibration.json``, checked as training wrote it, kept as it is."""
     raw = _read_json(path)
     if raw is None:
         return None
-    temperature = raw.get("temperature")
-    threshold = raw.get("threshold")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise CheckpointError(f"{path} has no numeric temperature")
-    if not 0 < temperature < 1000 or math.isnan(temperature):
-        raise CheckpointError(f"{path}: temperature {temperature} is out of range")
-    if threshold is not None and (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not 0 <= threshold <= 1
-    ):
-        raise CheckpointError(f"{path}: threshold {threshold!r} is not a probability")
+    try:
+        Calibration.from_dict(raw)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
     return raw
 
 

@@ -12,20 +12,13 @@ import numpy as np
 from export.checkpoint import TOKENIZER_JSON, Checkpoint
 from export.errors import ExportError
 from export.parity import BATCH_SIZE, feed_batches, load_parity_data, onnx_session
+from newsclf.calibration import softmax
 from newsclf.drift import Reference
 from newsclf.textprep import encode_batch, prepare_tokenizer
 
 log = logging.getLogger(__name__)
 
 ALL_ROWS = 1 << 30
-
-
-def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(logits / temperature), as the service computes it."""
-    z = logits.astype(np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
 def test_split_reference(
@@ -54,7 +47,7 @@ def test_split_reference(
         )
     except Exception as exc:  # onnxruntime raises its own runtime error types
         raise ExportError(f"ONNX Runtime failed on the test split: {exc}") from exc
-    probs = calibrated(logits, checkpoint.temperature)
+    probs = softmax(logits, checkpoint.temperature)  # as the service computes it
     reference = Reference.from_predictions(probs, checkpoint.labels, "test", data.labels)
     log.info(
         "export.reference articles=%d accuracy=%s seconds=%.2f",
