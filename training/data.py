@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsclf.corpus import CorpusError, bbc_root, read_text
-from newsclf.textprep import compose
+from newsclf.textprep import compose, normalize_text
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ class Dataset:
     label_names: list[str]
     source: str
     stats: LoadStats = field(default_factory=lambda: LoadStats(0, 0, 0, 0, 0))
+    # ``titles[i]``: the headline ``texts[i]`` starts with ("" when the source has none); the
+    # short-text views (headline, headline + first sentence) are cut with it
+    titles: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -56,6 +59,16 @@ class Dataset:
     def subset(self, indices: Iterable[int]) -> tuple[list[str], list[int]]:
         idx = list(indices)
         return [self.texts[i] for i in idx], [self.labels[i] for i in idx]
+
+    def title_of(self, i: int) -> str:
+        return self.titles[i] if self.titles else ""
+
+    def select(self, indices: Iterable[int]) -> Dataset:
+        """The articles at ``indices``, titles kept beside them."""
+        idx = list(indices)
+        texts, labels = self.subset(idx)
+        titles = [self.title_of(i) for i in idx] if self.titles else []
+        return Dataset(texts, labels, self.label_names, self.source, self.stats, titles)
 
 
 def default_data_dir() -> Path:
@@ -90,7 +103,7 @@ def load_dataset(
     if fmt == "folder":
         if not path.is_dir():
             raise TrainingError(f"data format 'folder' needs a directory, got the file {path}")
-        rows: Iterator[tuple[str, str]] = _read_folder(path)
+        rows: Iterator[Row] = _read_folder(path)
     else:
         if not path.is_file():
             raise TrainingError(f"data format {fmt!r} needs a file, got the directory {path}")
@@ -112,28 +125,35 @@ def _detect_format(path: Path) -> str:
     )
 
 
-def _split_article(raw: str) -> str:
-    """A folder article: title on the first line, the body below."""
+def _split_article(raw: str) -> tuple[str, str]:
+    """A folder article: title on the first line, the body below; (text, title)."""
     title, _, body = raw.strip().partition("\n")
-    return compose(title, body)
+    return compose(title, body), normalize_text(title)
 
 
-def _read_folder(root: Path) -> Iterator[tuple[str, str]]:
+# one row read from a source: (model input text, label, headline or "")
+Row = tuple[str, str, str]
+
+
+def _read_folder(root: Path) -> Iterator[Row]:
     label_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not label_dirs:
         raise TrainingError(f"{root} has no label sub-folders (expected <label>/*.txt)")
     for label_dir in label_dirs:
         for file in sorted(label_dir.glob("*.txt")):
             try:
-                yield _split_article(read_text(file)), label_dir.name
+                text, title = _split_article(read_text(file))
+                yield text, label_dir.name, title
             except OSError as exc:
                 raise TrainingError(f"cannot read {file}: {exc}") from exc
 
 
-def _row_text(row: dict, text_column: str, title_column: str | None) -> str:
+def _row_text(row: dict, text_column: str, title_column: str | None) -> tuple[str, str]:
+    """(text, title) of a CSV/JSONL row: the title (when the column is there) comes first."""
     text = row.get(text_column)
     title = row.get(title_column) if title_column else None
-    return compose(None if title is None else str(title), None if text is None else str(text))
+    title_text = "" if title is None else normalize_text(str(title))
+    return compose(title_text or None, None if text is None else str(text)), title_text
 
 
 def _read_csv(
@@ -147,7 +167,8 @@ def _read_csv(
             _check_columns(path, list(header), text_column, label_column)
             for row in reader:
                 label = row.get(label_column)
-                yield _row_text(row, text_column, title_column), "" if label is None else label
+                text, title = _row_text(row, text_column, title_column)
+                yield text, "" if label is None else label, title
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TrainingError(f"cannot read CSV {path}: {exc}") from exc
 
@@ -168,10 +189,8 @@ def _read_jsonl(
                     raise TrainingError(f"{path}:{lineno}: expected a JSON object per line")
                 _check_columns(path, list(row), text_column, label_column, lineno=lineno)
                 label = row[label_column]
-                yield (
-                    _row_text(row, text_column, title_column),
-                    "" if label is None else str(label),
-                )
+                text, title = _row_text(row, text_column, title_column)
+                yield text, "" if label is None else str(label), title
     except (OSError, UnicodeDecodeError) as exc:
         raise TrainingError(f"cannot read JSONL {path}: {exc}") from exc
 
@@ -188,13 +207,14 @@ def _check_columns(
             )
 
 
-def _build(rows: Iterable[tuple[str, str]], source: str) -> Dataset:
+def _build(rows: Iterable[Row], source: str) -> Dataset:
     read = empty = 0
     first_label: dict[str, str] = {}
+    first_title: dict[str, str] = {}
     order: list[str] = []
     counts: Counter[str] = Counter()
     conflicted: set[str] = set()
-    for text, label in rows:
+    for text, label, title in rows:
         read += 1
         label = label.strip()
         if not text or not label:
@@ -203,6 +223,7 @@ def _build(rows: Iterable[tuple[str, str]], source: str) -> Dataset:
         counts[text] += 1
         if text not in first_label:
             first_label[text] = label
+            first_title[text] = title
             order.append(text)
         elif first_label[text] != label:
             conflicted.add(text)
@@ -233,4 +254,5 @@ def _build(rows: Iterable[tuple[str, str]], source: str) -> Dataset:
         label_names=label_names,
         source=source,
         stats=stats,
+        titles=[first_title[t] for t in kept_texts],
     )

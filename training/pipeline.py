@@ -39,6 +39,7 @@ from training.train import (
     preprocessing_for,
     training_preprocessing,
 )
+from training.views import short_views
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -101,8 +102,7 @@ def load_data(config: TrainConfig) -> Dataset:
     )
     if config.limit is not None and config.limit < len(dataset):
         keep = stratified_subset(dataset.labels, config.limit, config.seed)
-        texts, labels = dataset.subset(keep)
-        dataset = Dataset(texts, labels, dataset.label_names, dataset.source, dataset.stats)
+        dataset = dataset.select(keep)
         log.info("data.limit articles=%d", len(dataset))
     return dataset
 
@@ -191,6 +191,23 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
     )
     metrics = classification_metrics(test_labels, np.argmax(logits, axis=-1).tolist(), labels)
     log.info("eval.test accuracy=%.4f macro_f1=%.4f", metrics["accuracy"], metrics["macro_f1"])
+    views = short_views(test_texts, [data.dataset.title_of(i) for i in data.split.test])
+    if views:
+        metrics["views"] = {}
+        for name, texts in views.items():
+            view_logits = predict_logits(
+                trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
+            )
+            scored = classification_metrics(
+                test_labels, np.argmax(view_logits, axis=-1).tolist(), labels
+            )
+            metrics["views"][name] = {k: scored[k] for k in ("accuracy", "macro_f1")}
+            log.info(
+                "eval.view name=%s accuracy=%.4f macro_f1=%.4f",
+                name,
+                scored["accuracy"],
+                scored["macro_f1"],
+            )
     val_texts, val_labels = data.part("val")
     val_logits = predict_logits(
         trained.model, trained.tokenizer, val_texts, trained.prep, config.eval_batch_size
@@ -209,7 +226,13 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
     if config.baseline:
         train_texts, train_labels = data.part("train")
         baseline = run_baseline(
-            train_texts, train_labels, test_texts, test_labels, labels, seed=config.seed
+            train_texts,
+            train_labels,
+            test_texts,
+            test_labels,
+            labels,
+            seed=config.seed,
+            views=views,
         )
     return Evaluation(
         metrics, baseline, calibration, logits, list(test_labels), val_logits, list(val_labels)

@@ -43,6 +43,7 @@ from training.pipeline import (
     train_once,
 )
 from training.stats import CONFIDENCE, Interval, t_interval, verdict
+from training.views import SHORT_VIEWS
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,19 @@ class SplitRow:
     best_epoch: float | None
     train_seconds: float
     seconds: float
+    # the short-text views of the same test articles (None without headlines in the data)
+    headline_accuracy: float | None = None
+    headline_macro_f1: float | None = None
+    baseline_headline_accuracy: float | None = None
+    baseline_headline_macro_f1: float | None = None
+    diff_headline_accuracy: float | None = None
+    diff_headline_macro_f1: float | None = None
+    lead_accuracy: float | None = None
+    lead_macro_f1: float | None = None
+    baseline_lead_accuracy: float | None = None
+    baseline_lead_macro_f1: float | None = None
+    diff_lead_accuracy: float | None = None
+    diff_lead_macro_f1: float | None = None
 
     @property
     def ece_change(self) -> float:
@@ -95,6 +109,22 @@ SUMMARY_FIELDS: dict[str, dict[str, str]] = {
     "transformer": {"accuracy": "accuracy", "macro_f1": "macro_f1"},
     "baseline": {"accuracy": "baseline_accuracy", "macro_f1": "baseline_macro_f1"},
     "difference": {"accuracy": "diff_accuracy", "macro_f1": "diff_macro_f1"},
+    "headline": {
+        "accuracy": "headline_accuracy",
+        "macro_f1": "headline_macro_f1",
+        "baseline_accuracy": "baseline_headline_accuracy",
+        "baseline_macro_f1": "baseline_headline_macro_f1",
+        "diff_accuracy": "diff_headline_accuracy",
+        "diff_macro_f1": "diff_headline_macro_f1",
+    },
+    "lead": {
+        "accuracy": "lead_accuracy",
+        "macro_f1": "lead_macro_f1",
+        "baseline_accuracy": "baseline_lead_accuracy",
+        "baseline_macro_f1": "baseline_lead_macro_f1",
+        "diff_accuracy": "diff_lead_accuracy",
+        "diff_macro_f1": "diff_lead_macro_f1",
+    },
     "calibration": {
         "temperature": "temperature",
         "ece_before": "ece_before",
@@ -205,10 +235,25 @@ def _run_split(
         best_epoch=trained.fit.best_epoch,
         train_seconds=round(trained.fit.train_seconds, 2),
         seconds=round(time.perf_counter() - start, 2),
+        **_view_fields(metrics, baseline),
     )
     del trained, evaluation
     _release_memory()
     return row
+
+
+def _view_fields(metrics: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float]:
+    """The SplitRow fields of the short-text views both sides were scored on."""
+    out: dict[str, float] = {}
+    ours, theirs = metrics.get("views") or {}, baseline.get("views") or {}
+    for view in SHORT_VIEWS:
+        if view not in ours or view not in theirs:
+            continue
+        for metric in ("accuracy", "macro_f1"):
+            out[f"{view}_{metric}"] = ours[view][metric]
+            out[f"baseline_{view}_{metric}"] = theirs[view][metric]
+            out[f"diff_{view}_{metric}"] = ours[view][metric] - theirs[view][metric]
+    return out
 
 
 def _release_memory() -> None:
@@ -256,13 +301,28 @@ def build_report(
 ) -> dict[str, Any]:
     summary = summarize(rows)
     difference = summary["difference"]
+    verdicts = {
+        "full": {
+            "accuracy": verdict(_corrected(difference["accuracy"]), "accuracy"),
+            "macro_f1": verdict(_corrected(difference["macro_f1"]), "macro-F1"),
+        }
+    }
+    for view in SHORT_VIEWS:
+        group = summary[view]
+        if group["diff_accuracy"]["n"]:
+            verdicts[view] = {
+                "accuracy": verdict(_corrected(group["diff_accuracy"]), f"{view} accuracy"),
+                "macro_f1": verdict(_corrected(group["diff_macro_f1"]), f"{view} macro-F1"),
+            }
     return {
         "repeats": len(seeds),
         "completed": len(rows),
         "seeds": list(seeds),
         "confidence": CONFIDENCE,
-        "verdict": verdict(_interval(difference["accuracy"]), "accuracy"),
-        "verdict_macro_f1": verdict(_interval(difference["macro_f1"]), "macro-F1"),
+        "interval": "corrected resampled t (Nadeau & Bengio: variance x (1/K + n_test/n_train))",
+        "verdict": verdicts["full"]["accuracy"],
+        "verdict_macro_f1": verdicts["full"]["macro_f1"],
+        "verdicts": verdicts,
         "summary": summary,
         "splits": [asdict(r) for r in rows],
         "base_model": config.model or DEFAULT_BASE_MODEL_NAME,
@@ -279,9 +339,16 @@ def build_report(
     }
 
 
-def _interval(entry: dict[str, Any]) -> Interval:
+def _corrected(entry: dict[str, Any]) -> Interval:
+    """The overlap-corrected interval of a summary entry: what every verdict reads."""
+    corrected = entry["corrected"]
     return Interval(
-        entry["n"], entry["mean"], entry["std"], entry["low"], entry["high"], entry["confidence"]
+        entry["n"],
+        entry["mean"],
+        entry["std"],
+        corrected["low"],
+        corrected["high"],
+        entry["confidence"],
     )
 
 
@@ -312,6 +379,19 @@ SUMMARY_LABELS = (
     ("baseline", "macro_f1", "baseline macro-F1", _pct),
     ("difference", "accuracy", "**transformer − baseline accuracy** (points)", _pts),
     ("difference", "macro_f1", "**transformer − baseline macro-F1** (points)", _pts),
+    ("headline", "accuracy", "transformer accuracy, headline only", _pct),
+    ("headline", "baseline_accuracy", "baseline accuracy, headline only", _pct),
+    ("headline", "diff_accuracy", "**transformer − baseline, headline only** (points)", _pts),
+    ("headline", "diff_macro_f1", "transformer − baseline macro-F1, headline only", _pts),
+    ("lead", "accuracy", "transformer accuracy, headline + first sentence", _pct),
+    ("lead", "baseline_accuracy", "baseline accuracy, headline + first sentence", _pct),
+    (
+        "lead",
+        "diff_accuracy",
+        "**transformer − baseline, headline + first sentence** (points)",
+        _pts,
+    ),
+    ("lead", "diff_macro_f1", "transformer − baseline macro-F1, headline + first sentence", _pts),
     ("calibration", "ece_before", "test ECE before calibration", _pct),
     ("calibration", "ece_after", "test ECE after calibration", _pct),
     ("calibration", "ece_change", "**test ECE after − before** (points, paired)", _pts),
@@ -332,9 +412,11 @@ def render_repeated(report: dict[str, Any]) -> str:
     lines = [
         "# Repeated stratified splits",
         "",
-        f"**{report['verdict']}**",
-        "",
-        f"{report['verdict_macro_f1']}",
+        *[
+            f"- **{line}**" if name == "full" else f"- {line}"
+            for name, pair in report.get("verdicts", {}).items()
+            for line in pair.values()
+        ],
         "",
         f"- Splits: {report['completed']} of {report['repeats']} "
         f"(seeds {', '.join(str(s) for s in report['seeds'][: report['completed']])}); "
@@ -346,8 +428,10 @@ def render_repeated(report: dict[str, Any]) -> str:
         f"- Interval: Student t over the per-split values ({level}); with few splits it is wide. "
         "The splits share most of their training articles, so even this interval is "
         "optimistic; the overlap-corrected one (Nadeau & Bengio: variance × (1/K + "
-        "n_test/n_train) instead of 1/K) is the more cautious reading. The verdict uses the "
-        "Student t interval.",
+        "n_test/n_train) instead of 1/K) is the more cautious reading, and every verdict above "
+        "uses it: a winner is named only when the corrected interval is on its side of 0. "
+        "Short views: the headline alone, and the headline + first sentence, of each test "
+        "article; the baseline is fitted on whole articles, as it is served.",
         "",
         "## Summary",
         "",

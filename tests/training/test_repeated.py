@@ -53,15 +53,32 @@ ROW = SplitRow(
 
 def test_summary_and_markdown_from_known_rows():
     diffs = [0.01, 0.02, 0.03, 0.04, 0.05]
+    # headline view: a lead the plain t interval calls a win, the corrected one does not
+    headline = [0.0, 0.005, 0.01, 0.015, 0.02]
     rows = [
-        replace(ROW, split=i, seed=41 + i, diff_accuracy=d, accuracy=0.94 + d)
-        for i, d in enumerate(diffs, 1)
+        replace(
+            ROW,
+            split=i,
+            seed=41 + i,
+            diff_accuracy=d,
+            accuracy=0.94 + d,
+            headline_accuracy=0.9,
+            baseline_headline_accuracy=0.9 - h,
+            diff_headline_accuracy=h,
+            diff_headline_macro_f1=h,
+        )
+        for i, (d, h) in enumerate(zip(diffs, headline, strict=True), 1)
     ]
     report = build_report(TrainConfig(repeats=5), [42, 43, 44, 45, 46], rows, 550.0)
+    # the verdict reads the overlap-corrected interval (plain t: +1.04 to +4.96)
     assert report["verdict"] == (
-        "transformer - baseline accuracy: +3.00 points (95 % CI +1.04 to +4.96) over 5 splits: "
+        "transformer - baseline accuracy: +3.00 points (95 % CI +0.50 to +5.50) over 5 splits: "
         "transformer wins"
     )
+    plain = report["summary"]["headline"]["diff_accuracy"]
+    assert plain["low"] > 0  # the textbook interval would name a winner
+    assert report["verdicts"]["headline"]["accuracy"].endswith("no clear winner")
+    assert "lead" not in report["verdicts"]  # no lead figures in these rows
     difference = report["summary"]["difference"]["accuracy"]
     assert difference["mean"] == pytest.approx(0.03) and difference["n"] == 5
     corrected = difference["corrected"]  # 1/5 + 212/1701 instead of 1/5: wider
@@ -70,7 +87,8 @@ def test_summary_and_markdown_from_known_rows():
     assert report["summary"]["baseline"]["accuracy"]["std"] == 0.0
     md = render_repeated(report)
     assert f"**{report['verdict']}**" in md
-    assert md.count("\n| ") == 1 + 15 + 1 + 5  # summary header, quantities, rows header, rows
+    assert report["verdicts"]["headline"]["accuracy"] in md
+    assert md.count("\n| ") == 1 + 23 + 1 + 5  # summary header, quantities, rows header, rows
     ece = report["summary"]["calibration"]["ece_change"]
     assert ece["mean"] == pytest.approx(-0.015) and ece["std"] == 0.0
     assert "one test article = 0.47 points" in md
@@ -108,6 +126,13 @@ def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
         assert r["nll_after"] >= 0.0 and 0.0 <= r["coverage_at_threshold"] <= 1.0
     summary = report["summary"]
     assert summary["transformer"]["accuracy"]["n"] == 2
+    for r in rows:  # the corpus has headlines: both short views scored on each split
+        for view in ("headline", "lead"):
+            assert 0.0 <= r[f"{view}_accuracy"] <= 1.0
+            assert r[f"diff_{view}_accuracy"] == pytest.approx(
+                r[f"{view}_accuracy"] - r[f"baseline_{view}_accuracy"]
+            )
+    assert set(report["verdicts"]) == {"full", "headline", "lead"}
     assert summary["difference"]["accuracy"]["mean"] == pytest.approx(
         sum(r["diff_accuracy"] for r in rows) / 2
     )
