@@ -103,6 +103,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
+MODEL_CARD = "README.md"  # training.model_card writes it into the checkpoint
+
+
 def _assemble(checkpoint: Checkpoint, model: Path, external: list[str], model_dir: Path) -> None:
     """The model directory's files: graph (+ external data), tokenizer, config, preprocessing."""
     model_dir.mkdir()
@@ -111,6 +114,8 @@ def _assemble(checkpoint: Checkpoint, model: Path, external: list[str], model_di
         shutil.move(str(model.parent / name), model_dir / name)
     for name in [*checkpoint.tokenizer_files, CONFIG_FILE, PREPROCESSING_FILE]:
         shutil.copyfile(checkpoint.path / name, model_dir / name)
+    if (checkpoint.path / MODEL_CARD).is_file():  # the model card travels with the model
+        shutil.copyfile(checkpoint.path / MODEL_CARD, model_dir / MODEL_CARD)
 
 
 def export_model(

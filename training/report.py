@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.calibration_report import render_calibration, write_calibration_figures
+from training.model_card import write_model_card
 
 REPORT_JSON = "eval_report.json"
 REPORT_MD = "eval_report.md"
@@ -42,7 +43,7 @@ def write_report(directory: str | Path, report: dict[str, Any]) -> list[Path]:
     png_path = plot_confusion_matrix(
         report["confusion_matrix"], report["labels"], directory / CONFUSION_PNG
     )
-    written = [json_path, md_path, png_path]
+    written = [json_path, md_path, png_path, write_model_card(directory, report)]
     if report.get("calibration"):
         written += write_calibration_figures(report["calibration"], directory)
     return written
@@ -69,6 +70,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for key in METRIC_KEYS:
         lines.append(f"| {key} | {_pct(report[key])} | {_pct(baseline.get(key))} |")
+    views, baseline_views = report.get("views") or {}, baseline.get("views") or {}
+    for view, scores in views.items():
+        other = baseline_views.get(view) or {}
+        for key in ("accuracy", "macro_f1"):
+            lines.append(
+                f"| {key}, {view} only | {_pct(scores[key])} | {_pct(other.get(key))} |"
+                if view == "headline"
+                else f"| {key}, headline + first sentence | {_pct(scores[key])} "
+                f"| {_pct(other.get(key))} |"
+            )
     lines += ["", "## Per class (model)", "", "| label | precision | recall | F1 | support |"]
     lines.append("|---|---|---|---|---|")
     for name in labels:

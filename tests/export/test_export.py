@@ -81,8 +81,9 @@ def test_fp32_manifest_records_the_export(exported: Exported, tiny_checkpoint: P
     assert sorted(p.name for p in out.iterdir()) == sorted([*manifest.files, "manifest.json"])
     for name in ("model.onnx", "tokenizer.json", "config.json", "preprocessing.json"):
         assert manifest.files[name] == sha256_file(out / name)
-    for name in ("tokenizer.json", "config.json", "preprocessing.json"):
+    for name in ("tokenizer.json", "config.json", "preprocessing.json", "README.md"):
         assert (out / name).read_bytes() == (tiny_checkpoint / name).read_bytes()
+    assert manifest.files["README.md"] == sha256_file(out / "README.md")  # the model card
     config = json.loads((tiny_checkpoint / "config.json").read_text())
     assert manifest.labels == [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
     assert manifest.variant == "fp32"

@@ -108,3 +108,20 @@ def test_saved_checkpoint_reproduces_the_reported_test_accuracy(tiny_checkpoint)
     assert cal is not None
     confident = softmax(logits / cal.temperature).max(axis=1) >= cal.threshold
     assert confident.mean() == pytest.approx(cal.test["coverage_at_threshold"])
+
+
+def test_model_card_describes_the_checkpoint(tiny_checkpoint):
+    report = json.loads((tiny_checkpoint / "eval_report.json").read_text())
+    card = (tiny_checkpoint / "README.md").read_text()
+    front, _, body = card.removeprefix("---\n").partition("\n---\n")
+    assert "pipeline_tag: text-classification" in front
+    assert f"value: {report['accuracy']:.4f}" in front
+    for heading in ("## Intended use", "## Training data and split", "## Evaluation", "## Limits"):
+        assert heading in body
+    assert f"| whole article | {100 * report['accuracy']:.2f} %" in body
+    for name in report["labels"]:
+        assert f"`{name}`" in body
+    if report.get("views"):  # the corpus has headlines: the short views are on the card
+        assert "| headline only |" in body and "| headline + first sentence |" in body
+    if report.get("calibration"):
+        assert "## Calibration" in body
