@@ -141,7 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-f1", type=float, default=S, help="stop once validation F1 >= this")
     o = p.add_argument_group("output")
     o.add_argument("--quiet", "-q", action="store_true", help="warnings and the result only")
-    o.add_argument("--progress", action="store_true", help="show progress bars")
+    o.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: on a terminal; otherwise a log line every 30 s with "
+        "step, epoch and ETA, and the validation score after each epoch)",
+    )
     return p
 
 
@@ -197,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.quiet:
         _quiet_libraries()
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
     try:
         config = config_from_args(args, search=search)
         if config.search:

@@ -78,6 +78,47 @@ class _LogCallback(TrainerCallback):
             log.info("train.log step=%d %s", state.global_step, fields)
 
 
+class _ProgressLog(TrainerCallback):
+    """Progress as log lines, for a log file or a pod (no terminal for a bar): every
+    ``every_s`` seconds the step, epoch, elapsed time and ETA; after each evaluation the
+    validation score."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._start = 0.0
+        self._last = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any):
+        self._start = self._last = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any):
+        now = time.perf_counter()
+        total = state.max_steps or 0
+        if now - self._last < self.every_s and state.global_step != total:
+            return
+        self._last = now
+        elapsed = now - self._start
+        done = state.global_step
+        eta = elapsed / done * (total - done) if done and total else float("nan")
+        log.info(
+            "train.progress step=%d/%d epoch=%.2f elapsed_s=%.0f eta_s=%.0f",
+            done,
+            total,
+            state.epoch or 0.0,
+            elapsed,
+            eta,
+        )
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics=None, **kw: Any):
+        if metrics:
+            log.info(
+                "train.validation epoch=%.2f accuracy=%.4f macro_f1=%.4f",
+                state.epoch or 0.0,
+                metrics.get("eval_accuracy", float("nan")),
+                metrics.get("eval_macro_f1", float("nan")),
+            )
+
+
 @dataclass
 class FitResult:
     model: PreTrainedModel
@@ -187,6 +228,8 @@ def fine_tune(
     trainer.remove_callback(ProgressCallback)
     if progress:
         trainer.add_callback(ProgressCallback)
+    else:
+        trainer.add_callback(_ProgressLog())
     trainer.add_callback(_LogCallback())
     log.info(
         "train.start train=%d val=%d epochs=%s batch_size=%d lr=%g max_length=%d "

@@ -46,3 +46,23 @@ def test_resume_continues_from_the_last_trainer_checkpoint(tmp_path, caplog):
     assert "train.resume checkpoint=" in caplog.text
     epochs = [h["epoch"] for h in result.report["history"]]
     assert epochs == [1.0, 2.0]
+
+
+def test_progress_lines_with_eta_when_no_terminal(tmp_path, caplog):
+    """Off a terminal, training says where it is: step/total, epoch, ETA, validation score."""
+    import json as _json
+    import logging
+
+    from tests.training.tiny import TINY
+    from training.cli import main as train_main
+
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(_json.dumps({**TINY, "limit": 60, "epochs": 1.0, "baseline": False}))
+    with caplog.at_level(logging.INFO, logger="training.train"):
+        code = train_main(["--config", str(config_file), "--output", str(tmp_path / "out")])
+    assert code == 0
+    progress = [r.getMessage() for r in caplog.records if "train.progress" in r.getMessage()]
+    assert progress and "eta_s=" in progress[-1]
+    step, total = progress[-1].split("step=")[1].split()[0].split("/")
+    assert step == total and int(total) > 0  # the last line is the last step
+    assert any("train.validation" in r.getMessage() for r in caplog.records)
