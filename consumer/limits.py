@@ -8,6 +8,8 @@ MAX_ID_CHARS = 256
 TITLE_ECHO_CHARS = 1000  # an output echoes at most this much of the title
 REASON_CHARS = 1000  # a dead letter's reason is cut to this length
 MAX_TOPIC_CHARS = 249  # Kafka's own limit
+REDRIVE_HEADER_BYTES = 64  # each redrive provenance header value is cut to this length
+REDRIVE_HEADERS_MAX = 5 * (32 + REDRIVE_HEADER_BYTES)  # the five of them, names included
 
 # JSON escapes a character in at most 6 bytes (\uXXXX); UTF-8 needs at most 4.
 _CHAR = 6
@@ -29,7 +31,7 @@ def dead_letter_max_bytes(embedded_value_bytes: int) -> int:
         + b64_len(MAX_KEY_BYTES)
         + _FRAME
     )
-    headers = REASON_CHARS + MAX_TOPIC_CHARS + 256
+    headers = REASON_CHARS + MAX_TOPIC_CHARS + 256 + REDRIVE_HEADERS_MAX
     return MAX_KEY_BYTES + value + headers
 
 

@@ -42,6 +42,7 @@ class Record(Protocol):
     timestamp: int
     key: bytes | None
     value: bytes | None
+    headers: Sequence[tuple[str, bytes]] | None
 
 
 class Model(Protocol):
@@ -303,7 +304,9 @@ def dead_letter(
             failed_at=at,
             max_value_bytes=routes.dlq_max_value_bytes,
         ),
-        dead_letter_headers(rejection, record.topic, record.partition, record.offset),
+        dead_letter_headers(
+            rejection, record.topic, record.partition, record.offset, record.headers
+        ),
         index,
         "dead_letter",
     )

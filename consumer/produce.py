@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.progress import Progress
 from newsclf.corpus import CorpusError, iter_bbc, iter_jsonl
 
 
@@ -57,28 +58,6 @@ def load_source(source: str) -> Iterator[dict[str, Any] | str]:
     return _lines()
 
 
-class _Progress:
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self.total, self.enabled, self._last = total, enabled, 0.0
-
-    def update(self, n: int, started: float, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self._last < 0.2):
-            return
-        self._last = now
-        rate = n / max(now - started, 1e-9)
-        if self.total:
-            width = 30
-            done = int(width * n / self.total)
-            bar = f"[{'#' * done}{'.' * (width - done)}] {n}/{self.total}"
-        else:
-            bar = f"{n} sent"
-        sys.stderr.write(f"\r{bar} {rate:7.1f} msg/s")
-        if final:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def produce(
     items: Iterable[dict[str, Any] | str | bytes],
     *,
@@ -98,7 +77,7 @@ def produce(
         linger_ms=10,
         enable_idempotence=True,
     )
-    bar = _Progress(total, progress)
+    bar = Progress(total, progress)
     started = time.monotonic()
     sent = 0
     try:
@@ -110,11 +89,11 @@ def produce(
             key, value = encode(item)
             producer.send(topic, key=key, value=value)
             sent += 1
-            bar.update(sent, started)
+            bar.update(sent)
         producer.flush()
     finally:
         producer.close()
-    bar.update(sent, started, final=True)
+    bar.close()
     return ProduceReport(sent, time.monotonic() - started)
 
 

@@ -19,7 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from consumer.limits import MAX_ID_CHARS, MAX_KEY_BYTES, REASON_CHARS, TITLE_ECHO_CHARS
+from consumer.limits import (
+    MAX_ID_CHARS,
+    MAX_KEY_BYTES,
+    REASON_CHARS,
+    REDRIVE_HEADER_BYTES,
+    TITLE_ECHO_CHARS,
+)
 from newsclf.textprep import compose
 
 BOM = b"\xef\xbb\xbf"
@@ -310,13 +316,55 @@ def dead_letter_key(key: bytes | None) -> bytes | None:
     return key if key is not None and len(key) <= MAX_KEY_BYTES else None
 
 
+# Headers a redrive (``python -m consumer.redrive``) puts on the records it re-sends: how many
+# times the article has been redriven, and the dead letter it was redriven from. The service
+# copies them onto a new dead letter for the same article, so a redrive loop stays visible and
+# ``--max-redrives`` stops it.
+REDRIVE_COUNT = "redrive-count"
+REDRIVE_HEADERS = (
+    REDRIVE_COUNT,
+    "redrive-dlq-topic",
+    "redrive-dlq-partition",
+    "redrive-dlq-offset",
+    "redrive-error",
+)
+
+
+def redrive_provenance(headers: Sequence[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
+    """The redrive headers among an input record's headers (each value at most 64 bytes)."""
+    if not headers:
+        return []
+    return [
+        (name, bytes(value)[:REDRIVE_HEADER_BYTES])
+        for name, value in headers
+        if name in REDRIVE_HEADERS and isinstance(value, bytes | bytearray)
+    ]
+
+
+def redrive_count(headers: Sequence[tuple[str, bytes]] | None) -> int:
+    """How many times a record has been redriven (0 without the header or when unreadable)."""
+    for name, value in headers or ():
+        if name == REDRIVE_COUNT:
+            try:
+                return max(0, int(bytes(value).decode("ascii")))
+            except (ValueError, UnicodeDecodeError):
+                return 0
+    return 0
+
+
 def dead_letter_headers(
-    rejection: Rejection, topic: str, partition: int, offset: int
+    rejection: Rejection,
+    topic: str,
+    partition: int,
+    offset: int,
+    input_headers: Sequence[tuple[str, bytes]] | None = None,
 ) -> list[tuple[str, bytes]]:
+    """The dead letter's headers; an input that was itself redriven keeps its provenance."""
     return [
         ("error", rejection.error.encode()),
         ("reason", rejection.reason.encode("utf-8")[:REASON_CHARS]),
         ("source-topic", topic.encode()),
         ("source-partition", str(partition).encode()),
         ("source-offset", str(offset).encode()),
+        *redrive_provenance(input_headers),
     ]

@@ -27,6 +27,7 @@ class Rec:
     value: bytes | None
     key: bytes | None = None
     timestamp: int = 1_700_000_000_000
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def article(i: int, text: str = "The striker scored twice.") -> bytes:

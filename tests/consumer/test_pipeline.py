@@ -4,7 +4,7 @@ decode -> tokenize -> infer -> serialize never raises past the dead-letter path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -27,6 +27,7 @@ class Rec:
     partition: int = 0
     offset: int = 0
     timestamp: int = 1_700_000_000_000
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")

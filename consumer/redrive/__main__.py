@@ -1,0 +1,5 @@
+import sys
+
+from consumer.redrive.cli import main
+
+sys.exit(main())
