@@ -160,10 +160,8 @@ class _OriginalReader:
             self._consumer = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False)
         tp = TopicPartition(topic, partition)
         self._consumer.assign([tp])
-        begin = self._consumer.beginning_offsets([tp])[tp]
-        end = self._consumer.end_offsets([tp])[tp]
-        if not begin <= offset < end:
-            return None  # removed by retention (or never there)
+        if self._consumer.beginning_offsets([tp])[tp] > offset:
+            return None  # removed by retention
         self._consumer.seek(tp, offset)
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:

@@ -115,3 +115,24 @@ def test_an_article_that_fails_again_is_not_redriven_twice(
     assert summary["read"] == 3 and summary["sent"] == 0
     assert summary["skipped"] == {"max_redrives": 3}
     assert len(consume_all(kafka_bootstrap, t["input_topic"], 6, timeout=10)) == 6
+
+
+def test_an_original_too_large_to_embed_is_read_back_from_the_input_topic(
+    kafka_bootstrap, tiny_model_dir
+):
+    t = topics(kafka_bootstrap)
+    values, big, _ = inputs()
+    produce_values(kafka_bootstrap, t["input_topic"], values[:2])
+    small = service_settings(
+        kafka_bootstrap, tiny_model_dir, max_message_bytes=LIMIT, dlq_max_value_bytes=256, **t
+    )
+    with ThreadedService(small) as svc:
+        dead = consume_all(kafka_bootstrap, t["dlq_topic"], 2, timeout=60)
+    assert svc.error is None
+    assert all(json.loads(r.value)["value_truncated"] for r in dead)
+    report = run(small, TOO_LARGE)
+    assert (report.sent, dict(report.skipped)) == (2, {})
+    records = consume_all(kafka_bootstrap, t["input_topic"], 4, timeout=30)
+    redriven = [r for r in records if "redrive-count" in dict(r.headers or [])]
+    assert len(redriven) == 2
+    assert sorted(r.value for r in redriven) == sorted(values[:2])  # the whole originals
