@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = p.add_argument_group("data")
     d.add_argument("--data", default=S, help="folder-per-label, .csv or .jsonl (default: BBC)")
     d.add_argument("--data-format", choices=DATA_FORMATS, default=S)
+    d.add_argument(
+        "--add-data",
+        default=S,
+        metavar="FILE",
+        help="reviewed articles (JSONL, python -m consumer.reviewed) to train on too; "
+        "deduplicated against the corpus and never in validation or test",
+    )
     d.add_argument("--text-column", default=S)
     d.add_argument("--title-column", default=S)
     d.add_argument("--label-column", default=S)

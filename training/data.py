@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsclf.corpus import CorpusError, bbc_root, read_text
+from newsclf.reviewed import ReviewedArticle, ReviewedFormatError, read_reviewed
 from newsclf.textprep import compose, normalize_text
 from training.errors import TrainingError
 
@@ -52,6 +53,9 @@ class Dataset:
     # ``titles[i]``: the headline ``texts[i]`` starts with ("" when the source has none); the
     # short-text views (headline, headline + first sentence) are cut with it
     titles: list[str] = field(default_factory=list)
+    # The last ``added`` articles are reviewed ones (``--add-data``): they only ever train, so
+    # the corpus splits, and the test scores, are the same with or without them.
+    added: int = 0
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -63,9 +67,16 @@ class Dataset:
     def title_of(self, i: int) -> str:
         return self.titles[i] if self.titles else ""
 
+    @property
+    def corpus_size(self) -> int:
+        """How many articles come from the corpus (the rest were added by review)."""
+        return len(self.texts) - self.added
+
     def select(self, indices: Iterable[int]) -> Dataset:
-        """The articles at ``indices``, titles kept beside them."""
+        """The corpus articles at ``indices``, titles kept beside them."""
         idx = list(indices)
+        if self.added:
+            raise TrainingError("select() before adding reviewed articles")
         texts, labels = self.subset(idx)
         titles = [self.title_of(i) for i in idx] if self.titles else []
         return Dataset(texts, labels, self.label_names, self.source, self.stats, titles)
@@ -158,7 +169,7 @@ def _row_text(row: dict, text_column: str, title_column: str | None) -> tuple[st
 
 def _read_csv(
     path: Path, text_column: str, label_column: str, title_column: str | None
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Row]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with path.open(encoding="utf-8", newline="") as fh:
@@ -175,7 +186,7 @@ def _read_csv(
 
 def _read_jsonl(
     path: Path, text_column: str, label_column: str, title_column: str | None
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Row]:
     try:
         with path.open(encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
@@ -256,3 +267,86 @@ def _build(rows: Iterable[Row], source: str) -> Dataset:
         stats=stats,
         titles=[first_title[t] for t in kept_texts],
     )
+
+
+@dataclass(frozen=True)
+class AddedStats:
+    read: int
+    added: int
+    in_corpus: int  # the same text (or body) is already in the corpus: the corpus keeps it
+    repeated: int  # an earlier line of the file had the same article (the latest review wins)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "added": self.added,
+            "in_corpus": self.in_corpus,
+            "repeated": self.repeated,
+        }
+
+
+def add_reviewed(dataset: Dataset, path: str | Path) -> tuple[Dataset, AddedStats]:
+    """``dataset`` with the reviewed articles of ``path`` (:mod:`newsclf.reviewed`) appended
+    as training-only articles. Deduplicated against the whole corpus (test split included, so
+    nothing a test article says leaks into training) by composed text and by body, and within
+    the file by id and text, the latest review winning. A label outside the corpus's labels is
+    refused: the model's label set does not change by review."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"--add-data: {path} is not a file")
+    try:
+        reviewed = read_reviewed(path)
+    except ReviewedFormatError as exc:
+        raise TrainingError(f"--add-data: {exc}") from exc
+    names = set(dataset.label_names)
+    for r in reviewed:
+        if r.label not in names:
+            raise TrainingError(
+                f"--add-data: {path}: article {r.id!r} is labelled {r.label!r}, not one of the "
+                f"corpus's labels ({', '.join(dataset.label_names)})"
+            )
+    latest: dict[str, ReviewedArticle] = {}
+    for r in sorted(reviewed, key=lambda r: r.reviewed_at):  # stable: file order on ties
+        latest[r.id] = r
+    repeated = len(reviewed) - len(latest)
+    known = set(dataset.texts)
+    bodies = {
+        normalize_text(t[len(title) :])
+        for t, title in zip(dataset.texts, _titles(dataset), strict=True)
+    }
+    bodies.discard("")
+    ids = {name: i for i, name in enumerate(dataset.label_names)}
+    texts, labels, titles = list(dataset.texts), list(dataset.labels), list(_titles(dataset))
+    in_corpus = 0
+    seen: set[str] = set()
+    for r in latest.values():
+        text = compose(r.title, r.text)
+        body = normalize_text(r.text or "")
+        if text in known or (body and body in bodies):
+            in_corpus += 1
+            continue
+        if text in seen:
+            repeated += 1
+            continue
+        seen.add(text)
+        texts.append(text)
+        labels.append(ids[r.label])
+        titles.append(normalize_text(r.title or ""))
+    stats = AddedStats(len(reviewed), len(seen), in_corpus, repeated)
+    log.info(
+        "data.added source=%s %s", path, " ".join(f"{k}={v}" for k, v in stats.as_dict().items())
+    )
+    merged = Dataset(
+        texts,
+        labels,
+        dataset.label_names,
+        dataset.source,
+        dataset.stats,
+        titles,
+        added=dataset.added + len(seen),
+    )
+    return merged, stats
+
+
+def _titles(dataset: Dataset) -> list[str]:
+    return dataset.titles if dataset.titles else [""] * len(dataset.texts)

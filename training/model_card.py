@@ -67,7 +67,12 @@ def render_model_card(report: dict[str, Any]) -> str:
         f"- Source: `{data.get('source', 'unknown')}`; read {data.get('read', '–')} articles, "
         f"{data.get('duplicates', 0)} exact duplicates and {data.get('conflicting', 0)} with "
         f"conflicting labels dropped (so no duplicate spans two splits), "
-        f"{data.get('kept', '–')} kept.",
+        f"{data.get('kept', '–')} kept."
+        + (
+            f" Plus {data['reviewed_added']} reviewed articles (`--add-data`), in training only."
+            if data.get("reviewed_added")
+            else ""
+        ),
         f"- Stratified split by seed {hp.get('seed', '–')}: train {sizes.get('train', '–')}, "
         f"validation {sizes.get('val', '–')}, test {sizes.get('test', '–')} (the test articles "
         "were never used to train or choose anything).",

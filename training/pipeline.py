@@ -20,7 +20,7 @@ from newsclf.textprep import Preprocessing
 from training.baseline import run_baseline
 from training.calibration_report import calibration_section, fit_calibration
 from training.config import TrainConfig
-from training.data import Dataset, load_dataset
+from training.data import Dataset, add_reviewed, load_dataset
 from training.errors import TrainingError
 from training.metrics import classification_metrics
 from training.modeling import check_model_source, load_model, load_tokenizer, resolve_model
@@ -104,12 +104,21 @@ def load_data(config: TrainConfig) -> Dataset:
         keep = stratified_subset(dataset.labels, config.limit, config.seed)
         dataset = dataset.select(keep)
         log.info("data.limit articles=%d", len(dataset))
+    if config.add_data:
+        dataset, _ = add_reviewed(dataset, config.add_data)
     return dataset
 
 
 def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
-    """Split train/val/test, stratified, by ``config.seed``."""
-    split = stratified_split(dataset.labels, config.val_fraction, config.test_fraction, config.seed)
+    """Split train/val/test, stratified, by ``config.seed``. Only the corpus is split: the
+    reviewed articles added to it train, so validation and test stay what they are without."""
+    corpus = dataset.labels[: dataset.corpus_size]
+    split = stratified_split(corpus, config.val_fraction, config.test_fraction, config.seed)
+    if dataset.added:
+        split = Split(
+            split.train + list(range(dataset.corpus_size, len(dataset))), split.val, split.test
+        )
+        log.info("data.reviewed added_to_train=%d", dataset.added)
     present = {dataset.labels[i] for i in split.train}
     if len(present) < 2:
         raise TrainingError("the training split holds a single class; use more data")
@@ -312,7 +321,11 @@ def finalize(
         },
         "best_epoch": trained.fit.best_epoch,
         "history": trained.fit.history,
-        "data": {"source": data.dataset.source, **data.dataset.stats.as_dict()},
+        "data": {
+            "source": data.dataset.source,
+            **data.dataset.stats.as_dict(),
+            "reviewed_added": data.dataset.added,
+        },
         "calibration": calibration_section(
             evaluation.calibration, evaluation.test_logits, evaluation.test_labels
         ),
