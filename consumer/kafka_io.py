@@ -12,9 +12,10 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -196,3 +197,37 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int = 1) -> 
                 )
     finally:
         admin.close()
+
+
+class RecordReader:
+    """Reads single records back by (topic, partition, offset), without a consumer group: a
+    dead letter's original too large to embed, a reviewed article's full text."""
+
+    def __init__(self, common: dict[str, Any]) -> None:
+        self._common = common
+        self._consumer: Any = None
+
+    def read(self, topic: str, partition: int, offset: int) -> bytes | None:
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False)
+        tp = TopicPartition(topic, partition)
+        try:
+            self._consumer.assign([tp])
+            if self._consumer.beginning_offsets([tp])[tp] > offset:
+                return None  # removed by retention
+        except KafkaError:
+            return None  # the topic or partition is gone
+        self._consumer.seek(tp, offset)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            for records in self._consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    if r.offset == offset:
+                        return bytes(r.value) if r.value is not None else None
+                    if r.offset > offset:
+                        return None  # compacted away
+        return None
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from consumer.kafka_io import RecordReader
 from consumer.redrive.plan import Plan, RedriveReport, Selection, apply, plan
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def run(
                 max_block_ms=int(settings.produce_timeout_s * 1000),
                 delivery_timeout_ms=int(settings.delivery_timeout_s * 1000),
             )
-        originals = _OriginalReader(common)
+        originals = RecordReader(common)
         futures: list[Any] = []
 
         def send(p: Plan) -> None:
@@ -144,35 +145,3 @@ def run(
     report.seconds = time.monotonic() - started
     log.info("redrive.done", extra={"dry_run": dry_run, **report.as_dict()})
     return report
-
-
-class _OriginalReader:
-    """Reads one record back from a source topic (for originals too large to embed)."""
-
-    def __init__(self, common: dict[str, Any]) -> None:
-        self._common = common
-        self._consumer: Any = None
-
-    def read(self, topic: str, partition: int, offset: int) -> bytes | None:
-        from kafka import KafkaConsumer, TopicPartition
-
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False)
-        tp = TopicPartition(topic, partition)
-        self._consumer.assign([tp])
-        if self._consumer.beginning_offsets([tp])[tp] > offset:
-            return None  # removed by retention
-        self._consumer.seek(tp, offset)
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            for records in self._consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    if r.offset == offset:
-                        return bytes(r.value) if r.value is not None else None
-                    if r.offset > offset:
-                        return None  # compacted away
-        return None
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
