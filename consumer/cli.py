@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -108,6 +110,9 @@ def serve(settings: Settings) -> int:
 
 def serve_one(settings: Settings, *, health: Any = None, http: bool = True) -> int:
     """:func:`serve`, also for a supervised worker (its health published, no HTTP server)."""
+    if threading.current_thread() is threading.main_thread():
+        # SIGHUP reloads the model once the service is up; until then it must not end it.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from consumer.service import Service  # imports onnxruntime: after the cheap checks
 
     try:

@@ -100,7 +100,7 @@ class Delivery:
                 batch.records,
                 batch.decoded,
                 batch.classified,
-                self.routes,
+                self._routes(batch),
                 utc_now(),
                 batch.languages,
             )
@@ -290,7 +290,13 @@ class Delivery:
         rejection = Rejection(
             "output_rejected", f"{o.topic} refused the result: {type(exc).__name__}: {exc}"
         )
-        return dead_letter(batch.records[o.index], o.index, rejection, self.routes, utc_now())
+        return dead_letter(
+            batch.records[o.index], o.index, rejection, self._routes(batch), utc_now()
+        )
+
+    def _routes(self, batch: Batch) -> Routes:
+        """The routes of the model that classified ``batch`` (a reload may have come since)."""
+        return batch.served.routes if batch.served is not None else self.routes
 
     def _delivery_fatal(self, o: Outgoing, exc: BaseException) -> FatalError:
         if isinstance(exc, RECORD_ERRORS):

@@ -54,6 +54,7 @@ class Batch:
     results: list[Result] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)  # error class per dead letter
     committable: bool = True  # False once its partitions were lost
+    served: Any = None  # the consumer.serving.Served that classified it (set at inference)
 
     @property
     def starts(self) -> dict[TP, int]:

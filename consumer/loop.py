@@ -43,10 +43,10 @@ from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
 from consumer.errors import ExitCode, FatalError
 from consumer.health import Health
 from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
-from consumer.limits import max_embeddable
 from consumer.metrics import Metrics
 from consumer.policy import isolate, retrying
 from consumer.schemas import Decoded
+from consumer.serving import Served, build_served
 from consumer.settings import Settings
 from newsclf.drift import DriftWindow
 
@@ -96,7 +96,6 @@ class Loop:
         detect: pipeline.Detect | None = None,
     ) -> None:
         s = self.settings = settings
-        self.model = model
         self.consumer = consumer
         self.producer = producer
         self.metrics = metrics
@@ -105,38 +104,8 @@ class Loop:
         self.timer = metrics.timer
         self.detect = detect
         self.inflight = InFlight()
-        info = model.info
-        self.labels: tuple[str, ...] = info.labels
-        review = review_policy(s, info)
-        self.routes = pipeline.Routes(
-            output_topic=s.output_topic,
-            dlq_topic=s.dlq_topic,
-            label_topics=(
-                {lb: f"{s.label_topic_prefix}{lb}" for lb in info.labels}
-                if s.route_by_label
-                else None
-            ),
-            client_id=s.client_id,
-            model_version=info.version,
-            model_sha256=info.sha256,
-            labels=info.labels,
-            dlq_max_value_bytes=min(
-                s.dlq_max_value_bytes,
-                max_embeddable((record_limits or {}).get(s.dlq_topic, s.producer_max_request_size)),
-            ),
-            record_limits=record_limits or {},
-            **review,
-        )
-        self.drift = (
-            DriftWindow(info.reference, info.labels, s.drift_window)
-            if getattr(info, "reference", None) is not None
-            else None
-        )
-        if self.drift is None:
-            log.warning(
-                "the model has no drift reference (re-export it): no drift metrics",
-                extra={"model_version": info.version},
-            )
+        self.served = build_served(s, model, record_limits)
+        self.labels: tuple[str, ...] = model.info.labels
         self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self.delivery = delivery_cls(
@@ -161,14 +130,51 @@ class Loop:
         self._draining = False
         self._infer_retrying = False
         self._closed = False
-        metrics.model.labels(
-            version=info.version,
-            sha256=info.sha256,
-            manifest_sha256=getattr(info, "manifest_sha256", ""),
-            variant=info.variant,
-            provider=info.provider,
-            labels=",".join(info.labels),
-        ).set(1)
+        self._show_model(self.served)
+
+    # ------------------------------------------------------------------ the served model
+    @property
+    def model(self) -> Any:
+        return self.served.model
+
+    @property
+    def routes(self) -> pipeline.Routes:
+        return self.served.routes
+
+    @property
+    def drift(self) -> DriftWindow | None:
+        return self.served.drift
+
+    def swap(self, served: Served) -> None:
+        """Serve ``served`` from the next batch the inference thread takes on (a batch keeps
+        the model that classified it). Same labels only: the label topics and metrics are
+        built for them."""
+        if served.info.labels != self.labels:
+            raise ValueError(
+                f"labels {', '.join(served.info.labels)} differ from the served "
+                f"{', '.join(self.labels)}"
+            )
+        old = self.served
+        self.served = served  # one reference assignment: atomic for the other threads
+        self.metrics.model.labels(*self._model_labels(old)).set(0)
+        if not MULTIPROCESS:  # multiprocess files keep a child; 0 says "no longer served"
+            self.metrics.model.remove(*self._model_labels(old))
+        self._show_model(served)
+
+    @staticmethod
+    def _model_labels(served: Served) -> tuple[str, ...]:
+        info = served.info
+        return (
+            info.version,
+            info.sha256,
+            getattr(info, "manifest_sha256", ""),
+            info.variant,
+            info.provider,
+            ",".join(info.labels),
+        )
+
+    def _show_model(self, served: Served) -> None:
+        self.metrics.model.labels(*self._model_labels(served)).set(1)
 
     # ------------------------------------------------------------------------- control
     def stop(self) -> None:
@@ -347,9 +353,10 @@ class Loop:
                 cut = sum(b.classified.truncated)
                 m.truncated.inc(cut)
                 m.batch_truncated.observe(cut)
-            if self.drift is not None and b.results:
-                self.drift.add((r.label, r.score) for r in b.results)
-                m.observe_drift(self.drift, self.routes.model_version)
+            served = b.served if b.served is not None else self.served
+            if served is self.served and served.drift is not None and b.results:
+                served.drift.add((r.label, r.score) for r in b.results)
+                m.observe_drift(served.drift, served.routes.model_version)
             m.messages.labels(outcome="dead_lettered").inc(len(b.dead_letters))
             for error in b.dead_letters:
                 m.dead_letters.labels(error=error).inc()
@@ -550,9 +557,16 @@ class Loop:
             if batch.state is State.DROPPED:
                 continue
             texts = [d.text for d in batch.decoded if isinstance(d, Decoded)]
+            batch.served = served = self.served  # this batch's model, whatever comes next
             try:
                 batch.classified = retrying(
-                    functools.partial(isolate, self._classify, texts, self._probe, n_labels),
+                    functools.partial(
+                        isolate,
+                        functools.partial(self._classify, served.model),
+                        texts,
+                        functools.partial(self._probe, served.model),
+                        n_labels,
+                    ),
                     s.infer_retry_budget_s,
                     on_retry=self._on_infer_retry,
                 )
@@ -563,16 +577,14 @@ class Loop:
             if self.inflight.inferred(batch):
                 self._deliver_q.put(("deliver", batch))
 
-    def _classify(self, texts: Any) -> pipeline.Classified:
+    def _classify(self, model: Any, texts: Any) -> pipeline.Classified:
         s = self.settings
         if s.drill_infer_delay_ms:
             time.sleep(s.drill_infer_delay_ms / 1000)
-        return pipeline.classify(
-            self.model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer
-        )
+        return pipeline.classify(model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer)
 
-    def _probe(self) -> None:
-        self.model.predict(self.model.tokenize(["probe: is the model still working"]))
+    def _probe(self, model: Any) -> None:
+        model.predict(model.tokenize(["probe: is the model still working"]))
 
     def _on_infer_retry(self, _exc: BaseException, _wait: float) -> None:
         self._infer_retrying = True
@@ -604,40 +616,6 @@ class Loop:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
-
-
-def review_policy(settings: Settings, info: Any) -> dict[str, Any]:
-    """The review topic, threshold and supported languages in force: the settings', else the
-    model's (:class:`~consumer.model.ModelInfo`). Routing off: no review topic."""
-    if not settings.review_routing:
-        log.info("review routing is off: every classified article gets its label")
-        return {"review_topic": None, "review_threshold": None, "supported_languages": None}
-    threshold = settings.review_threshold
-    if threshold is None:
-        threshold = getattr(info, "review_threshold", None)
-    if settings.supported_languages is not None:
-        languages = settings.language_set()
-    else:
-        model_languages = getattr(info, "supported_languages", None)
-        languages = frozenset(model_languages) if model_languages else None
-    log.info(
-        "review routing",
-        extra={
-            "review_topic": settings.review_topic,
-            "threshold": threshold,
-            "supported_languages": sorted(languages) if languages is not None else "any",
-        },
-    )
-    if threshold is None and languages is None:
-        log.warning(
-            "review routing is on, but the model has no review threshold and no supported "
-            "languages (an older export) and none are set: nothing will go to review"
-        )
-    return {
-        "review_topic": settings.review_topic,
-        "review_threshold": threshold,
-        "supported_languages": languages,
-    }
 
 
 def _log_commit(offsets: Any, result: Any) -> None:

@@ -174,6 +174,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.reloads = Counter(
+            "newsclf_model_reloads_total",
+            "Hot reloads of the model: ok (now serving) or refused (the old one kept serving).",
+            ["result"],
+            registry=r,
+        )
         self.model = Gauge(
             "newsclf_model_info",
             "The model being served (value 1).",
@@ -189,6 +195,8 @@ class Metrics:
             self.reviews.labels(reason=reason)
         for result in ("committed", "dropped"):
             self.batches.labels(result=result)
+        for result in ("ok", "refused"):
+            self.reloads.labels(result=result)
         for kind in ("inference", "commit"):
             self.retries.labels(kind=kind)
         for error in ERRORS:

@@ -18,6 +18,7 @@ from consumer.limits import dead_letter_max_bytes
 from consumer.loop import Loop
 from consumer.metrics import Metrics
 from consumer.model import ModelError, OnnxClassifier
+from consumer.reload import Reloader
 from consumer.settings import Settings
 from newsclf.language import LanguageDetector
 
@@ -92,6 +93,9 @@ class Service:
             record_limits=limits,
             detect=self.detector.detect,
         )
+        self.reloader = Reloader(
+            settings, self.loop, self.metrics, load=OnnxClassifier.load, record_limits=limits
+        )
 
     def _limits(self, admin: KafkaAdminClient, settings: Settings) -> TopicLimits:
         """What each output topic accepts; refuse a dead-letter topic that cannot take even a
@@ -114,9 +118,11 @@ class Service:
         """Serve until :meth:`stop`; always closes the clients and leaves the group."""
         if self.http is not None:
             self.http.start()
+        self.reloader.start()
         try:
             self.loop.run()
         finally:
+            self.reloader.stop()
             self.close()
 
     def stop(self) -> None:
@@ -145,5 +151,10 @@ class Service:
             log.info("signal received, draining", extra={"signal": signum})
             self.stop()
 
+        def _reload(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal received, reloading the model", extra={"signal": signum})
+            self.reloader.request()
+
         signal.signal(signal.SIGTERM, _handle)
         signal.signal(signal.SIGINT, _handle)
+        signal.signal(signal.SIGHUP, _reload)

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="Expected sha256 of the model's manifest.json (python -m export "
         "prints it); the service refuses any other model.",
     )
+    model_watch_s: float = Field(
+        30.0,
+        ge=0,
+        description="Check NEWSCLF_MODEL_DIR's manifest.json this often and hot-reload a new "
+        "model (SIGHUP reloads at once); 0: only on SIGHUP.",
+    )
     execution_provider: Provider = "auto"
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 = runtime default.")
     infer_retry_budget_s: float = Field(

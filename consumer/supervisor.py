@@ -177,8 +177,15 @@ def supervise(settings: Any) -> int:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGTERM)
 
+    def _reload(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received, every worker reloads its model", extra={"signal": signum})
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, _forward)
     signal.signal(signal.SIGINT, _forward)
+    signal.signal(signal.SIGHUP, _reload)
     for p in procs:
         p.start()
     log.info("workers started", extra={"workers": n, "pids": [p.pid for p in procs]})

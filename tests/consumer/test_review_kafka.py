@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from consumer.loop import review_policy
 from consumer.model import OnnxClassifier
+from consumer.serving import review_policy
 from devkit.samples import FOREIGN_ARTICLES
 from newsclf.language import LanguageDetector
 from newsclf.textprep import compose
