@@ -15,7 +15,7 @@ MODEL_DIR ?= $(ARTIFACTS)/model
 VARIANT ?= int8
 KAFKA_PORT ?= 19092
 
-.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench review-check clean
+.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench review-check clean model-promote model-rollback
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ serve: install ## run the consumer against $$KAFKA_BOOTSTRAP_SERVERS with $(MODE
 
 produce: install ## stream the default corpus into the input topic
 	$(PY) -m consumer.produce
+
+model-promote: ## serve MODEL=<exported dir> through the artifacts/model symlink (a running service hot-reloads it)
+	bash scripts/model-link.sh promote "$(MODEL)" $(MODEL_DIR)
+
+model-rollback: ## serve the model artifacts/model pointed at before the last promote
+	bash scripts/model-link.sh rollback $(MODEL_DIR)
 
 kafka-start: ## start Apache Kafka (KRaft, fetched from Maven Central) on 127.0.0.1:$(KAFKA_PORT)
 	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh start
