@@ -94,6 +94,7 @@ class Loop:
         clock: Callable[[], float] = time.monotonic,
         record_limits: dict[str, int] | None = None,
         detect: pipeline.Detect | None = None,
+        shadow: Any = None,
     ) -> None:
         s = self.settings = settings
         self.consumer = consumer
@@ -103,6 +104,7 @@ class Loop:
         self.clock = clock
         self.timer = metrics.timer
         self.detect = detect
+        self.shadow = shadow  # consumer.shadow.Shadow: offered every committed batch
         self.inflight = InFlight()
         self.served = build_served(s, model, record_limits)
         self.labels: tuple[str, ...] = model.info.labels
@@ -332,6 +334,8 @@ class Loop:
                 m.batches.labels(result="dropped").inc()
                 continue
             m.batches.labels(result="committed").inc()
+            if self.shadow is not None:
+                self.shadow.offer(b)
             m.batch_size.observe(len(b.records))
             if b.classified is not None:
                 m.batch_tokens.observe(b.classified.padded_tokens)

@@ -174,6 +174,36 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.shadow_predictions = Counter(
+            "newsclf_shadow_predictions",
+            "Articles the shadow (candidate) model scored beside the live one: agree or disagree.",
+            ["outcome"],
+            registry=r,
+        )
+        self.shadow_confusion = Counter(
+            "newsclf_shadow_confusion",
+            "Live label -> shadow label of every shadow-scored article (the diagonal agrees).",
+            ["live", "shadow"],
+            registry=r,
+        )
+        self.shadow_dropped = Counter(
+            "newsclf_shadow_dropped",
+            "Articles not shadow-scored because the shadow queue was full (the live path "
+            "never waits).",
+            registry=r,
+        )
+        self.shadow_failures = Counter(
+            "newsclf_shadow_failures",
+            "Shadow batches the candidate failed on (live serving unaffected).",
+            registry=r,
+        )
+        self.shadow_info = Gauge(
+            "newsclf_shadow_model_info",
+            "The shadow (candidate) model (value 1).",
+            ["version", "sha256", "variant"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.reloads = Counter(
             "newsclf_model_reloads_total",
             "Hot reloads of the model: ok (now serving) or refused (the old one kept serving).",
@@ -197,6 +227,8 @@ class Metrics:
             self.batches.labels(result=result)
         for result in ("ok", "refused"):
             self.reloads.labels(result=result)
+        for outcome in ("agree", "disagree"):
+            self.shadow_predictions.labels(outcome=outcome)
         for kind in ("inference", "commit"):
             self.retries.labels(kind=kind)
         for error in ERRORS:

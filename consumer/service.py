@@ -7,7 +7,9 @@ import signal
 import threading
 import time
 from types import FrameType
+from typing import Any
 
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 
 from consumer.delivery import Delivery
@@ -20,6 +22,7 @@ from consumer.metrics import Metrics
 from consumer.model import ModelError, OnnxClassifier
 from consumer.reload import Reloader
 from consumer.settings import Settings
+from consumer.shadow import Shadow
 from newsclf.language import LanguageDetector
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Service:
         http: bool = True,
     ) -> None:
         self.settings = settings
+        self._shadow_producer: Any = None
         self.model = OnnxClassifier.load(
             settings.model_dir,
             settings.execution_provider,
@@ -63,6 +67,7 @@ class Service:
         )
         self.detector = load_detector()
         self.metrics = metrics or Metrics()
+        self.shadow = self._shadow(settings) if settings.shadow_model_dir else None
         self.health = health or Health(stall_after_s=max(settings.max_poll_interval_ms / 1000, 30))
         self.http = (
             HealthServer(
@@ -92,9 +97,47 @@ class Service:
             delivery_cls=delivery_cls,
             record_limits=limits,
             detect=self.detector.detect,
+            shadow=self.shadow,
         )
         self.reloader = Reloader(
             settings, self.loop, self.metrics, load=OnnxClassifier.load, record_limits=limits
+        )
+
+    def _shadow(self, settings: Settings) -> Shadow:
+        """The candidate model, loaded and checked like the live one (same labels)."""
+        assert settings.shadow_model_dir is not None
+        candidate = OnnxClassifier.load(
+            settings.shadow_model_dir, settings.execution_provider, settings.intra_op_threads
+        )
+        if candidate.info.labels != self.model.info.labels:
+            raise ConfigError(
+                f"the shadow model's labels ({', '.join(candidate.info.labels)}) differ from "
+                f"the live model's ({', '.join(self.model.info.labels)})"
+            )
+        publish = None
+        if settings.shadow_topic:
+            self._shadow_producer = KafkaProducer(**settings.kafka_common(), acks=1, linger_ms=20)
+            topic = settings.shadow_topic
+
+            def publish(key: bytes, value: bytes) -> None:
+                self._shadow_producer.send(topic, key=key, value=value)
+
+        log.info(
+            "shadow model",
+            extra={
+                "model_version": candidate.info.version,
+                "model_sha256": candidate.info.sha256,
+                "sample": settings.shadow_sample,
+                "topic": settings.shadow_topic,
+            },
+        )
+        return Shadow(
+            candidate,
+            self.metrics,
+            sample=settings.shadow_sample,
+            queue_batches=settings.shadow_queue_batches,
+            publish=publish,
+            live_version=self.model.info.version,
         )
 
     def _limits(self, admin: KafkaAdminClient, settings: Settings) -> TopicLimits:
@@ -119,10 +162,16 @@ class Service:
         if self.http is not None:
             self.http.start()
         self.reloader.start()
+        if self.shadow is not None:
+            self.shadow.start()
         try:
             self.loop.run()
         finally:
             self.reloader.stop()
+            if self.shadow is not None:
+                self.shadow.stop()
+                if self._shadow_producer is not None:
+                    self._shadow_producer.close(timeout=self.settings.produce_timeout_s)
             self.close()
 
     def stop(self) -> None:

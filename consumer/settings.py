@@ -111,6 +111,18 @@ class Settings(BaseSettings):
         description="Check NEWSCLF_MODEL_DIR's manifest.json this often and hot-reload a new "
         "model (SIGHUP reloads at once); 0: only on SIGHUP.",
     )
+    shadow_model_dir: Path | None = Field(
+        None,
+        description="A candidate model that scores the same batches as the live one, off the "
+        "critical path; outputs, commits and readiness never depend on it.",
+    )
+    shadow_sample: float = Field(1.0, ge=0, le=1, description="Share of batches shadow-scored.")
+    shadow_topic: str | None = Field(
+        None, description="Write each live/shadow disagreement here (none: metrics only)."
+    )
+    shadow_queue_batches: int = Field(
+        8, ge=1, description="Batches waiting for the shadow at most; more are dropped, counted."
+    )
     execution_provider: Provider = "auto"
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 = runtime default.")
     infer_retry_budget_s: float = Field(
