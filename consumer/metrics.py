@@ -206,8 +206,9 @@ class Metrics:
         )
         self.reloads = Counter(
             "newsclf_model_reloads_total",
-            "Hot reloads of the model: ok (now serving) or refused (the old one kept serving).",
-            ["result"],
+            "Hot reloads of the live or shadow model: ok (now serving) or refused (the old one "
+            "kept serving).",
+            ["role", "result"],
             registry=r,
         )
         self.model = Gauge(
@@ -226,7 +227,7 @@ class Metrics:
         for result in ("committed", "dropped"):
             self.batches.labels(result=result)
         for result in ("ok", "refused"):
-            self.reloads.labels(result=result)
+            self.reloads.labels(role="live", result=result)
         for outcome in ("agree", "disagree"):
             self.shadow_predictions.labels(outcome=outcome)
         for kind in ("inference", "commit"):

@@ -63,13 +63,19 @@ class Reloader:
         *,
         load: Callable[..., Any],
         record_limits: dict[str, int] | None = None,
+        model_dir: Path | None = None,
+        role: str = "live",
     ) -> None:
+        """``loop``: what serves (``served``, ``labels``, ``swap``): the :class:`Loop`, or the
+        shadow's :class:`consumer.shadow.ShadowSlot` with ``role="shadow"`` and its own
+        ``model_dir`` (never pinned: ``NEWSCLF_MODEL_SHA256`` pins the live model)."""
         self.settings = settings
         self.loop = loop
         self.metrics = metrics
         self.load = load
         self.record_limits = record_limits
-        self.model_dir = Path(settings.model_dir)
+        self.role = role
+        self.model_dir = Path(model_dir if model_dir is not None else settings.model_dir)
         self._seen = directory_signature(self.model_dir)  # what is serving, or was refused
         self._asked = threading.Event()
         self._stop = threading.Event()
@@ -83,7 +89,9 @@ class Reloader:
         self._asked.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="model-reload", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run, name=f"model-reload-{self.role}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -117,21 +125,23 @@ class Reloader:
             try:
                 served = self._candidate()
             except Exception as exc:  # noqa: BLE001 - every failure is a refusal, said once
-                self.metrics.reloads.labels(result="refused").inc()
+                self.metrics.reloads.labels(role=self.role, result="refused").inc()
                 log.warning(
                     "model reload refused; the current model keeps serving",
                     extra={
                         "model_dir": str(self.model_dir),
+                        "role": self.role,
                         "reason": f"{type(exc).__name__}: {exc}",
                         "model_version": current.version,
                     },
                 )
                 return "refused"
             self.loop.swap(served)
-            self.metrics.reloads.labels(result="ok").inc()
+            self.metrics.reloads.labels(role=self.role, result="ok").inc()
             log.info(
                 "model reloaded",
                 extra={
+                    "role": self.role,
                     "from_version": current.version,
                     "from_sha256": current.sha256,
                     "model_version": served.info.version,
@@ -142,7 +152,8 @@ class Reloader:
 
     def _candidate(self) -> Served:
         s = self.settings
-        model = self.load(self.model_dir, s.execution_provider, s.intra_op_threads, s.model_sha256)
+        pin = s.model_sha256 if self.role == "live" else None
+        model = self.load(self.model_dir, s.execution_provider, s.intra_op_threads, pin)
         labels = tuple(model.info.labels)
         if labels != tuple(self.loop.labels):
             raise ValueError(

@@ -22,7 +22,7 @@ from consumer.metrics import Metrics
 from consumer.model import ModelError, OnnxClassifier
 from consumer.reload import Reloader
 from consumer.settings import Settings
-from consumer.shadow import Shadow
+from consumer.shadow import Shadow, ShadowSlot
 from newsclf.language import LanguageDetector
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,18 @@ class Service:
         self.reloader = Reloader(
             settings, self.loop, self.metrics, load=OnnxClassifier.load, record_limits=limits
         )
+        self.shadow_reloader = (
+            Reloader(
+                settings,
+                ShadowSlot(self.shadow, self.model.info.labels),
+                self.metrics,
+                load=OnnxClassifier.load,
+                model_dir=settings.shadow_model_dir,
+                role="shadow",
+            )
+            if self.shadow is not None
+            else None
+        )
 
     def _shadow(self, settings: Settings) -> Shadow:
         """The candidate model, loaded and checked like the live one (same labels)."""
@@ -164,10 +176,14 @@ class Service:
         self.reloader.start()
         if self.shadow is not None:
             self.shadow.start()
+        if self.shadow_reloader is not None:
+            self.shadow_reloader.start()
         try:
             self.loop.run()
         finally:
             self.reloader.stop()
+            if self.shadow_reloader is not None:
+                self.shadow_reloader.stop()
             if self.shadow is not None:
                 self.shadow.stop()
                 if self._shadow_producer is not None:
@@ -203,6 +219,8 @@ class Service:
         def _reload(signum: int, _frame: FrameType | None) -> None:
             log.info("signal received, reloading the model", extra={"signal": signum})
             self.reloader.request()
+            if self.shadow_reloader is not None:
+                self.shadow_reloader.request()
 
         signal.signal(signal.SIGTERM, _handle)
         signal.signal(signal.SIGINT, _handle)

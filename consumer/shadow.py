@@ -94,6 +94,19 @@ class Shadow:
             version=model.info.version, sha256=model.info.sha256, variant=model.info.variant
         ).set(1)
 
+    @property
+    def info(self) -> Any:
+        return self.model.info
+
+    def use(self, model: Any) -> None:
+        """Score with ``model`` from the next batch on (a hot reload of the shadow)."""
+        old = self.model.info
+        self.metrics.shadow_info.remove(old.version, old.sha256, old.variant)
+        self.model = model
+        self.metrics.shadow_info.labels(
+            version=model.info.version, sha256=model.info.sha256, variant=model.info.variant
+        ).set(1)
+
     def start(self) -> None:
         self._thread.start()
 
@@ -145,8 +158,9 @@ class Shadow:
 
     def score(self, work: ShadowWork) -> list[bool]:
         """Run the candidate on ``work`` and count agreement; returns agree per article."""
-        probs = np.asarray(self.model.predict(self.model.tokenize(work.texts)))
-        labels: Sequence[str] = self.model.info.labels
+        model = self.model  # one model per batch, whatever a reload does meanwhile
+        probs = np.asarray(model.predict(model.tokenize(work.texts)))
+        labels: Sequence[str] = model.info.labels
         shadow = [labels[i] for i in np.argmax(probs, axis=1)]
         m = self.metrics
         agree = []
@@ -167,11 +181,28 @@ class Shadow:
                             "live_model_version": self.live_version,
                             "shadow_label": cand,
                             "shadow_score": round(float(np.max(probs[i])), 6),
-                            "shadow_model_version": self.model.info.version,
-                            "shadow_model_sha256": self.model.info.sha256,
+                            "shadow_model_version": model.info.version,
+                            "shadow_model_sha256": model.info.sha256,
                             "source": {"topic": topic, "partition": partition, "offset": offset},
                         },
                         separators=(",", ":"),
                     ).encode("utf-8"),
                 )
         return agree
+
+
+class ShadowSlot:
+    """The shadow as a reload target (:class:`consumer.reload.Reloader` with
+    ``role="shadow"``): ``swap`` gives the candidate's thread the new model from its next
+    batch."""
+
+    def __init__(self, shadow: Shadow, labels: Sequence[str]) -> None:
+        self.shadow = shadow
+        self.labels = tuple(labels)
+
+    @property
+    def served(self) -> Any:
+        return self.shadow
+
+    def swap(self, served: Any) -> None:
+        self.shadow.use(served.model)

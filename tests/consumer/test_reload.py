@@ -38,8 +38,11 @@ def point(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def count(metrics: Metrics, result: str) -> float:
-    return metrics.registry.get_sample_value("newsclf_model_reloads_total", {"result": result})
+def count(metrics: Metrics, result: str, role: str = "live") -> float:
+    value = metrics.registry.get_sample_value(
+        "newsclf_model_reloads_total", {"role": role, "result": result}
+    )
+    return value or 0.0
 
 
 @pytest.fixture
@@ -135,3 +138,32 @@ def test_the_watcher_thread_reloads_on_request_and_stops(setup, tiny_model_dir_i
         reloader.stop()
     assert len(loop.swaps) == 1 and count(metrics, "ok") == 1
     assert json.loads((link / "manifest.json").read_text())["variant"] == "int8"
+
+
+def test_the_shadow_reloads_from_its_own_directory(tmp_path, tiny_model_dir, tiny_model_dir_int8):
+    from consumer.shadow import Shadow, ShadowSlot
+
+    live_link, shadow_link = tmp_path / "model", tmp_path / "shadow"
+    live_link.symlink_to(tiny_model_dir)
+    shadow_link.symlink_to(tiny_model_dir)
+    pin = OnnxClassifier.load(live_link, "cpu", 1).info.manifest_sha256
+    settings = Settings(
+        model_dir=live_link, shadow_model_dir=shadow_link, review_routing=False, model_sha256=pin
+    )
+    metrics = Metrics()
+    shadow = Shadow(OnnxClassifier.load(shadow_link, "cpu", 1), metrics)
+    slot = ShadowSlot(shadow, shadow.info.labels)
+    reloader = Reloader(
+        settings, slot, metrics, load=OnnxClassifier.load, model_dir=shadow_link, role="shadow"
+    )
+    point(shadow_link, tiny_model_dir_int8)
+    assert reloader.check() == "ok"  # the live pin does not bind the shadow
+    assert shadow.info.variant == "int8"
+    assert (count(metrics, "ok", "shadow"), count(metrics, "ok")) == (1, 0)
+    shown = {
+        s.labels["variant"]
+        for m in metrics.registry.collect()
+        for s in m.samples
+        if s.name == "newsclf_shadow_model_info"
+    }
+    assert shown == {"int8"}
