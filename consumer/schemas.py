@@ -267,6 +267,40 @@ def output_value(
 # ------------------------------------------------------------------------------- dead letters
 
 
+class DeadLetter(BaseModel):
+    """One dead-letter record (its schema; :func:`dead_letter_value` writes it): why the input
+    could not be classified, where it was, and the original bytes (base64, up to
+    NEWSCLF_DLQ_MAX_VALUE_BYTES; ``value_truncated`` when cut)."""
+
+    error: str = Field(description=f"one of {', '.join(ERRORS)}")
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    failed_at: str
+    key_b64: str | None
+    key_bytes: int | None
+    value_b64: str | None
+    value_bytes: int | None
+    value_sha256: str | None
+    value_truncated: bool
+
+
+class ShadowDisagreement(BaseModel):
+    """One record of NEWSCLF_SHADOW_TOPIC: an article the shadow model labelled otherwise."""
+
+    id: str
+    live_label: str
+    live_score: float
+    live_model_version: str
+    shadow_label: str
+    shadow_score: float
+    shadow_model_version: str
+    shadow_model_sha256: str
+    source: dict[str, Any]
+
+
 def dead_letter_value(
     *,
     original: bytes | None,

@@ -13,7 +13,7 @@ from consumer.inflight import Batch
 from consumer.metrics import Metrics
 from consumer.model import OnnxClassifier
 from consumer.pipeline import Result
-from consumer.schemas import decode_article
+from consumer.schemas import ShadowDisagreement, decode_article
 from consumer.shadow import Shadow, sampled, work_of
 from tests.consumer.fakes import Rec
 
@@ -87,6 +87,7 @@ def test_disagreements_are_published_with_both_labels(tiny_model_dir_int8):
     )
     ((key, body),) = published
     assert key == b"a0"
+    ShadowDisagreement.model_validate(body)  # the wire contract (consumer/wire)
     assert (body["live_label"], body["shadow_label"]) == (other, predicted)
     assert body["shadow_model_sha256"] == candidate.info.sha256
     assert body["source"] == {"topic": "news.articles", "partition": 0, "offset": 0}
