@@ -224,6 +224,16 @@ class OnnxClassifier:
         """Probabilities, shape (rows, labels), float32, rows in the order given."""
         if not ids:
             return np.zeros((0, len(self.info.labels)), dtype=np.float32)
+        probs = softmax(self.logits(ids), self.info.temperature)
+        if probs.shape != (len(ids), len(self.info.labels)):
+            raise ModelError(
+                f"model returned shape {probs.shape} for {len(ids)} rows and "
+                f"{len(self.info.labels)} labels"
+            )
+        return probs
+
+    def logits(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """The graph's raw logits (before calibration), float32, rows in the order given."""
         feeds = self._feeds(ids)
         if self._cuda:
             binding = self._session.io_binding()
@@ -234,10 +244,4 @@ class OnnxClassifier:
             logits = binding.copy_outputs_to_cpu()[0]
         else:
             logits = self._session.run([self._output], feeds)[0]
-        probs = softmax(np.asarray(logits, dtype=np.float32), self.info.temperature)
-        if probs.shape != (len(ids), len(self.info.labels)):
-            raise ModelError(
-                f"model returned shape {probs.shape} for {len(ids)} rows and "
-                f"{len(self.info.labels)} labels"
-            )
-        return probs
+        return np.asarray(logits, dtype=np.float32)

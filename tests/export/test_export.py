@@ -15,6 +15,7 @@ from export.cli import main
 from export.errors import EvalGateError, ParityError
 from export.parity import DEFAULT_THRESHOLDS, ParityThresholds
 from export.pipeline import export_model
+from newsclf.feeds import build_feeds
 from newsclf.manifest import Manifest, ManifestError, sha256_file, verify_model_dir
 from newsclf.textprep import Preprocessing, encode_batch, prepare_tokenizer
 
@@ -43,20 +44,13 @@ def _heldout(checkpoint: Path) -> list[dict]:
 
 
 def _feeds(model_dir: Path, texts: list[str], inputs: set[str]) -> dict[str, np.ndarray]:
-    """Token ids exactly as the consumer builds them: the model dir's tokenizer + prep."""
+    """Token ids exactly as the consumer builds them: the model dir's tokenizer + prep, padded
+    by the one feed builder serving uses (newsclf.feeds)."""
     from tokenizers import Tokenizer
 
     prep = Preprocessing.load(model_dir)
     tokenizer = prepare_tokenizer(Tokenizer.from_file(str(model_dir / "tokenizer.json")))
-    ids = encode_batch(tokenizer, texts, prep)
-    longest = max(len(r) for r in ids)
-    input_ids = np.full((len(ids), longest), prep.pad_token_id, dtype=np.int64)
-    mask = np.zeros_like(input_ids)
-    for r, row in enumerate(ids):
-        input_ids[r, : len(row)] = row
-        mask[r, : len(row)] = 1
-    feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": mask * 0}
-    return {k: v for k, v in feeds.items() if k in inputs}
+    return build_feeds(encode_batch(tokenizer, texts, prep), prep.pad_token_id, inputs)
 
 
 def _session(model_dir: Path):
@@ -135,6 +129,30 @@ def test_onnx_runtime_reproduces_torch_logits(exported: Exported, tiny_checkpoin
         _torch_logits(tiny_checkpoint, small),
         atol=1e-3,
         rtol=0,
+    )
+
+
+def test_the_consumers_classifier_gives_the_checkpoints_logits(
+    exported: Exported, tiny_checkpoint: Path
+) -> None:
+    """Through the service's own code (OnnxClassifier: its tokenizer, truncation, feed builder
+    and session) the served model's logits are PyTorch's for the same articles, and its
+    probabilities are the calibrated softmax of them."""
+    import torch
+
+    from consumer.model import OnnxClassifier
+    from newsclf.calibration import softmax
+
+    out, _ = exported("fp32")
+    model = OnnxClassifier.load(out, "cpu", 1)
+    texts = [row["text"] for row in _heldout(tiny_checkpoint)][:16]
+    ids = model.tokenize(texts)
+    served = model.logits(ids)
+    feeds = build_feeds(ids, model.prep.pad_token_id, {"input_ids", "attention_mask"})
+    expected = _torch_logits(tiny_checkpoint, feeds)
+    torch.testing.assert_close(torch.from_numpy(served), expected, atol=1e-3, rtol=0)
+    np.testing.assert_allclose(
+        model.predict(ids), softmax(expected.numpy(), model.info.temperature), atol=1e-4
     )
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 from tests.faults.hostile import (
     CLASSIFIED,
+    ERRORS,
     MAX_ID_CHARS,
     MAX_KEY_BYTES,
     OUTCOMES,
@@ -59,4 +60,40 @@ def test_boundaries_sit_on_both_sides_of_each_limit():
     assert len(kinds["key_over_4096_bytes"].key or b"") > MAX_KEY_BYTES
     assert kinds["id_256_chars"].expect == CLASSIFIED
     assert kinds["id_257_chars"].expect == "invalid_article"
-    assert MAX_ID_CHARS == 256
+
+
+def test_the_catalogue_states_the_services_limits_and_error_classes():
+    # The catalogue restates them on purpose (its expectations are not derived from the code
+    # under test); this catches the day the two part.
+    from consumer import limits, schemas
+
+    assert (MAX_ID_CHARS, MAX_KEY_BYTES) == (limits.MAX_ID_CHARS, limits.MAX_KEY_BYTES)
+    assert set(ERRORS) == set(schemas.ERRORS)
+
+
+DECODE_LEVEL = {
+    "too_large",
+    "bad_utf8",
+    "bad_json",
+    "not_an_object",
+    "invalid_article",
+    "empty_text",
+}
+
+
+def test_each_kind_decodes_as_the_catalogue_expects():
+    """Without a broker: the decoding stage alone reaches each decode-level expectation (the
+    broker tests check the same kinds end to end)."""
+    from consumer.schemas import Decoded, Rejection, decode_article
+
+    limit = 1_000_000  # what the broker tests run the catalogue with
+    checked = 0
+    for k in catalogue(limit):
+        if k.expect not in DECODE_LEVEL | {CLASSIFIED} or k.tansu is not None:
+            continue
+        got = decode_article(k.value, limit, k.key)
+        outcome = got.error if isinstance(got, Rejection) else CLASSIFIED
+        assert isinstance(got, Decoded | Rejection)
+        assert outcome == k.expect, (k.name, got)
+        checked += 1
+    assert checked >= 40
