@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from typing import Any
 
-from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from consumer import logs
-from consumer.errors import ConfigError, ExitCode, FatalError
-from consumer.kafka_io import KafkaAuthError
-from consumer.model import ModelError
+from consumer.errors import ExitCode
 from consumer.settings import Settings
+from consumer.signals import hold_sighup
 
 log = logging.getLogger("consumer")
 
@@ -41,33 +36,6 @@ def _one_line(exc: ValidationError) -> str:
         f"NEWSCLF_{'.'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
         for e in errs
     )
-
-
-def _exit(code: ExitCode, reason: str) -> int:
-    log.error(
-        "exiting", extra={"exit_code": int(code), "exit": code.name.lower(), "reason": reason}
-    )
-    return int(code)
-
-
-def start_error(exc: BaseException, settings: Settings) -> tuple[ExitCode, str] | None:
-    """The exit code and one line for a failure to start, or None when it is unexpected."""
-    if isinstance(exc, ModelError | ConfigError):
-        return ExitCode.CONFIG, str(exc)
-    if isinstance(exc, KafkaAuthError):
-        first = str(exc).splitlines()[0] if str(exc) else "refused"
-        return ExitCode.KAFKA_START, (
-            f"authentication refused by Kafka at {settings.bootstrap_servers} "
-            f"(NEWSCLF_SASL_USERNAME / NEWSCLF_SASL_PASSWORD / NEWSCLF_SSL_*): {first}"
-        )
-    if isinstance(exc, KafkaError):
-        first = (str(exc).splitlines() or [""])[0]
-        return ExitCode.KAFKA_START, (
-            f"cannot connect to Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {first}"
-        )
-    if isinstance(exc, OSError):
-        return ExitCode.KAFKA_START, f"cannot start: {exc}"
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,36 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     """One service process: start, run until SIGTERM or a fatal error, return its exit code."""
+    hold_sighup()
+    from consumer.service import serve_one  # imports onnxruntime: after the cheap checks
+
     return serve_one(settings)
-
-
-def serve_one(settings: Settings, *, health: Any = None, http: bool = True) -> int:
-    """:func:`serve`, also for a supervised worker (its health published, no HTTP server)."""
-    if threading.current_thread() is threading.main_thread():
-        # SIGHUP reloads the model once the service is up; until then it must not end it.
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    from consumer.service import Service  # imports onnxruntime: after the cheap checks
-
-    try:
-        service = Service(settings, health=health, http=http)
-    except Exception as exc:
-        known = start_error(exc, settings)
-        if known is None:
-            raise
-        code, reason = known
-        print(f"error: {reason}", file=sys.stderr)
-        return int(code)
-    service.install_signal_handlers()
-    try:
-        service.run()
-    except FatalError as exc:
-        return _exit(exc.code, exc.reason)
-    except KafkaError as exc:
-        return _exit(ExitCode.INTERNAL, f"unexpected Kafka error: {type(exc).__name__}: {exc}")
-    except Exception as exc:
-        log.exception("unexpected error")
-        return _exit(ExitCode.INTERNAL, f"{type(exc).__name__}: {exc}")
-    return int(ExitCode.OK)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from types import FrameType
@@ -11,11 +12,19 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from consumer.delivery import Delivery
-from consumer.errors import ConfigError
+from consumer.errors import ConfigError, ExitCode, FatalError
 from consumer.health import Health, HealthServer
-from consumer.kafka_io import TopicLimits, make_consumer, make_producer, preflight, topic_limits
+from consumer.kafka_io import (
+    KafkaAuthError,
+    TopicLimits,
+    make_consumer,
+    make_producer,
+    preflight,
+    topic_limits,
+)
 from consumer.limits import dead_letter_max_bytes
 from consumer.loop import Loop
 from consumer.metrics import Metrics
@@ -225,3 +234,58 @@ class Service:
         signal.signal(signal.SIGTERM, _handle)
         signal.signal(signal.SIGINT, _handle)
         signal.signal(signal.SIGHUP, _reload)
+
+
+# ------------------------------------------------------------------ one service, start to exit
+
+
+def _exit(code: ExitCode, reason: str) -> int:
+    log.error(
+        "exiting", extra={"exit_code": int(code), "exit": code.name.lower(), "reason": reason}
+    )
+    return int(code)
+
+
+def start_error(exc: BaseException, settings: Settings) -> tuple[ExitCode, str] | None:
+    """The exit code and one line for a failure to start, or None when it is unexpected."""
+    if isinstance(exc, ModelError | ConfigError):
+        return ExitCode.CONFIG, str(exc)
+    if isinstance(exc, KafkaAuthError):
+        first = str(exc).splitlines()[0] if str(exc) else "refused"
+        return ExitCode.KAFKA_START, (
+            f"authentication refused by Kafka at {settings.bootstrap_servers} "
+            f"(NEWSCLF_SASL_USERNAME / NEWSCLF_SASL_PASSWORD / NEWSCLF_SSL_*): {first}"
+        )
+    if isinstance(exc, KafkaError):
+        first = (str(exc).splitlines() or [""])[0]
+        return ExitCode.KAFKA_START, (
+            f"cannot connect to Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {first}"
+        )
+    if isinstance(exc, OSError):
+        return ExitCode.KAFKA_START, f"cannot start: {exc}"
+    return None
+
+
+def serve_one(settings: Settings, *, health: Any = None, http: bool = True) -> int:
+    """One service: start, run until SIGTERM or a fatal error, return its exit code; also a
+    supervised worker's (its health published, no HTTP server)."""
+    try:
+        service = Service(settings, health=health, http=http)
+    except Exception as exc:
+        known = start_error(exc, settings)
+        if known is None:
+            raise
+        code, reason = known
+        sys.stderr.write(f"error: {reason}\n")  # the one line a person reads
+        return int(code)
+    service.install_signal_handlers()
+    try:
+        service.run()
+    except FatalError as exc:
+        return _exit(exc.code, exc.reason)
+    except KafkaError as exc:
+        return _exit(ExitCode.INTERNAL, f"unexpected Kafka error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        log.exception("unexpected error")
+        return _exit(ExitCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+    return int(ExitCode.OK)

@@ -126,7 +126,10 @@ def _worker(
 ) -> None:
     """A worker process: one service, no HTTP server of its own; exits with its code."""
     from consumer import logs
-    from consumer.cli import serve_one
+    from consumer.signals import hold_sighup
+
+    hold_sighup()
+    from consumer.service import serve_one
 
     logs.configure(settings.log_level, settings.log_format)
     health = PublishedHealth(max(settings.max_poll_interval_ms / 1000, 30), beats, reasons, index)
