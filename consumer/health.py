@@ -7,6 +7,7 @@ body of a 503 says which."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -31,13 +32,29 @@ class HealthView(Protocol):
     def not_ready_because(self) -> str | None: ...
 
 
+class NotReady(enum.Enum):
+    """Why a service is not ready; the value is what ``/readyz`` says (with any detail)."""
+
+    STARTING = "starting"
+    JOINING = "joining the consumer group"
+    DRAINING = "draining"
+    INFERENCE_RETRYING = "inference failing (machine), retrying"
+    DELIVERY_STALLED = "delivery stalled"
+    STOPPED = "stopped"
+
+
 class Health:
     """Liveness and readiness flags the loop updates."""
 
     def __init__(self, stall_after_s: float) -> None:
         self.stall_after_s = stall_after_s
         self._beat = time.monotonic()
-        self.not_ready_because: str | None = "starting"
+        self.reason: NotReady | None = NotReady.STARTING
+        self.detail = ""
+
+    def set_not_ready(self, reason: NotReady | None, detail: str = "") -> None:
+        """``None``: ready. ``detail`` follows the reason on ``/readyz`` (say, for how long)."""
+        self.reason, self.detail = reason, detail
 
     def beat(self) -> None:
         self._beat = time.monotonic()
@@ -46,8 +63,14 @@ class Health:
         return time.monotonic() - self._beat < self.stall_after_s
 
     @property
+    def not_ready_because(self) -> str | None:
+        if self.reason is None:
+            return None
+        return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
+
+    @property
     def ready(self) -> bool:
-        return self.not_ready_because is None
+        return self.reason is None
 
 
 def _handler(registry: CollectorRegistry, health: HealthView) -> type[BaseHTTPRequestHandler]:

@@ -41,7 +41,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from consumer import pipeline
 from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
 from consumer.errors import ExitCode, FatalError
-from consumer.health import Health
+from consumer.health import Health, NotReady
 from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
 from consumer.metrics import Metrics
 from consumer.policy import isolate, retrying
@@ -404,17 +404,19 @@ class Loop:
 
     def _update_readiness(self, now: float) -> None:
         stalled = self.inflight.oldest_delivering_age(now)
+        detail = ""
         if self._draining:
-            reason: str | None = "draining"
+            reason: NotReady | None = NotReady.DRAINING
         elif not self._joined:
-            reason = "joining the consumer group"
+            reason = NotReady.JOINING
         elif self._infer_retrying:
-            reason = "inference failing (machine), retrying"
+            reason = NotReady.INFERENCE_RETRYING
         elif stalled > self.settings.produce_timeout_s:
-            reason = f"delivery stalled: outputs unacknowledged for {stalled:.0f} s"
+            reason = NotReady.DELIVERY_STALLED
+            detail = f"outputs unacknowledged for {stalled:.0f} s"
         else:
             reason = None
-        self.health.not_ready_because = reason
+        self.health.set_not_ready(reason, detail)
 
     def drain(self) -> None:
         """SIGTERM: finish the batches in flight (delivered and committed), then return.

@@ -16,7 +16,7 @@ from kafka.errors import KafkaError
 
 from consumer.delivery import Delivery
 from consumer.errors import ConfigError, ExitCode, FatalError
-from consumer.health import Health, HealthServer
+from consumer.health import Health, HealthServer, NotReady
 from consumer.kafka_io import (
     KafkaAuthError,
     TopicLimits,
@@ -203,7 +203,7 @@ class Service:
         self.loop.stop()
 
     def close(self) -> None:
-        self.health.not_ready_because = "stopped"
+        self.health.set_not_ready(NotReady.STOPPED)
         try:
             self.consumer.close(autocommit=False)  # leaves the group; offsets already committed
         except Exception as exc:  # noqa: BLE001 - closing must go on

@@ -28,29 +28,16 @@ from types import FrameType
 from typing import Any
 
 from consumer.errors import ExitCode
-from consumer.health import Health
+from consumer.health import Health, NotReady
 
 log = logging.getLogger(__name__)
 
 # Readiness reasons as small integers in shared memory (0: ready).
-REASONS = (
-    None,
-    "starting",
-    "joining the consumer group",
-    "draining",
-    "inference failing (machine), retrying",
-    "delivery stalled",
-    "stopped",
-)
+REASONS: tuple[NotReady | None, ...] = (None, *NotReady)
 
 
-def reason_code(reason: str | None) -> int:
-    if reason is None:
-        return 0
-    for code, known in enumerate(REASONS):
-        if known is not None and reason.startswith(known):
-            return code
-    return 1
+def reason_code(reason: NotReady | None) -> int:
+    return REASONS.index(reason)
 
 
 class PublishedHealth(Health):
@@ -67,18 +54,14 @@ class PublishedHealth(Health):
         self._reasons = reasons
         self._index = index
         super().__init__(stall_after_s)
+        self.set_not_ready(NotReady.STARTING)  # published: the pod is not ready before it
 
     def beat(self) -> None:
         super().beat()
         self._beats[self._index] = time.time()
 
-    @property  # type: ignore[override]
-    def not_ready_because(self) -> str | None:
-        return self._reason
-
-    @not_ready_because.setter
-    def not_ready_because(self, reason: str | None) -> None:
-        self._reason = reason
+    def set_not_ready(self, reason: NotReady | None, detail: str = "") -> None:
+        super().set_not_ready(reason, detail)
         self._reasons[self._index] = reason_code(reason)
 
 
@@ -110,7 +93,8 @@ class PodHealth:
                 return f"worker {i}: exited"
             code = self.reasons[i]
             if code:
-                return f"worker {i}: {REASONS[code] if code < len(REASONS) else 'not ready'}"
+                known = REASONS[code] if code < len(REASONS) else None
+                return f"worker {i}: {known.value if known is not None else 'not ready'}"
         return None
 
     @property
