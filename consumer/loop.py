@@ -25,7 +25,6 @@ skipped.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import queue
@@ -39,14 +38,14 @@ from kafka import errors as kafka_errors
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from consumer import pipeline
+from consumer.batch_metrics import account
 from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
 from consumer.errors import ExitCode, FatalError
 from consumer.health import Health, NotReady
+from consumer.inference import Inference
 from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
 from consumer.metrics import Metrics
-from consumer.policy import isolate, retrying
-from consumer.schemas import Decoded
-from consumer.serving import Served, build_served
+from consumer.serving import ModelSlot, Served, build_served
 from consumer.settings import Settings
 from newsclf.drift import DriftWindow
 
@@ -106,9 +105,17 @@ class Loop:
         self.detect = detect
         self.shadow = shadow  # consumer.shadow.Shadow: offered every committed batch
         self.inflight = InFlight()
-        self.served = build_served(s, model, record_limits)
-        self.labels: tuple[str, ...] = model.info.labels
-        self._infer_q: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self.slot = ModelSlot(build_served(s, model, record_limits), metrics)
+        self.labels: tuple[str, ...] = self.slot.labels
+        self.inference = Inference(
+            s,
+            lambda: self.slot.current,
+            self.inflight,
+            timer=self.timer,
+            on_retry=metrics.retries.labels(kind="inference").inc,
+            on_inferred=lambda batch: self._deliver_q.put(("deliver", batch)),
+            on_fatal=self._set_fatal,
+        )
         self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self.delivery = delivery_cls(
             producer,
@@ -130,53 +137,28 @@ class Loop:
         self._fatal: BaseException | None = None
         self._joined = False
         self._draining = False
-        self._infer_retrying = False
         self._closed = False
-        self._show_model(self.served)
 
     # ------------------------------------------------------------------ the served model
     @property
+    def served(self) -> Served:
+        return self.slot.current
+
+    @property
     def model(self) -> Any:
-        return self.served.model
+        return self.slot.current.model
 
     @property
     def routes(self) -> pipeline.Routes:
-        return self.served.routes
+        return self.slot.current.routes
 
     @property
     def drift(self) -> DriftWindow | None:
-        return self.served.drift
+        return self.slot.current.drift
 
     def swap(self, served: Served) -> None:
-        """Serve ``served`` from the next batch the inference thread takes on (a batch keeps
-        the model that classified it). Same labels only: the label topics and metrics are
-        built for them."""
-        if served.info.labels != self.labels:
-            raise ValueError(
-                f"labels {', '.join(served.info.labels)} differ from the served "
-                f"{', '.join(self.labels)}"
-            )
-        old = self.served
-        self.served = served  # one reference assignment: atomic for the other threads
-        self.metrics.model.labels(*self._model_labels(old)).set(0)
-        if not MULTIPROCESS:  # multiprocess files keep a child; 0 says "no longer served"
-            self.metrics.model.remove(*self._model_labels(old))
-        self._show_model(served)
-
-    @staticmethod
-    def _model_labels(served: Served) -> tuple[str, ...]:
-        info = served.info
-        return (
-            info.version,
-            info.sha256,
-            getattr(info, "manifest_sha256", ""),
-            info.variant,
-            info.provider,
-            ",".join(info.labels),
-        )
-
-    def _show_model(self, served: Served) -> None:
-        self.metrics.model.labels(*self._model_labels(served)).set(1)
+        """Hot reload: :meth:`consumer.serving.ModelSlot.swap`."""
+        self.slot.swap(served)
 
     # ------------------------------------------------------------------------- control
     def stop(self) -> None:
@@ -283,7 +265,7 @@ class Loop:
             with self.timer("language"):
                 batch.languages = pipeline.detect_languages(batch.decoded, self.detect)
             self.metrics.in_flight.set(len(self.inflight))
-            self._infer_q.put(batch)
+            self.inference.put(batch)
 
     def _commit_finished(self) -> None:
         """Commit the offsets of the finished batches at the head of the line, in order."""
@@ -328,51 +310,23 @@ class Loop:
         self._uncommitted.clear()
 
     def _account(self, batches: list[Batch]) -> None:
-        m = self.metrics
-        for b in batches:
-            if b.state is State.DROPPED:
-                m.batches.labels(result="dropped").inc()
-                continue
-            m.batches.labels(result="committed").inc()
-            if self.shadow is not None:
-                self.shadow.offer(b)
-            m.batch_size.observe(len(b.records))
-            if b.classified is not None:
-                m.batch_tokens.observe(b.classified.padded_tokens)
-            acked = b.delivered_at or time.time()
-            reviewed = 0
-            for r in b.results:
-                ts = b.records[r.index].timestamp
-                if ts and ts > 0:
-                    m.end_to_end.observe(max(acked - ts / 1000, 0.0))
-                m.confidence.observe(r.score)
-                if r.reason is None:
-                    m.predictions.labels(label=r.label).inc()
-                else:
-                    reviewed += 1
-                    m.reviews.labels(reason=r.reason).inc()
-            m.messages.labels(outcome="classified").inc(len(b.results) - reviewed)
-            m.messages.labels(outcome="reviewed").inc(reviewed)
-            if b.classified is not None:
-                cut = sum(b.classified.truncated)
-                m.truncated.inc(cut)
-                m.batch_truncated.observe(cut)
-            served = b.served if b.served is not None else self.served
-            if served is self.served and served.drift is not None and b.results:
-                served.drift.add((r.label, r.score) for r in b.results)
-                m.observe_drift(served.drift, served.routes.model_version)
-            m.messages.labels(outcome="dead_lettered").inc(len(b.dead_letters))
-            for error in b.dead_letters:
-                m.dead_letters.labels(error=error).inc()
-            for (topic, partition), nxt in b.next_offsets.items():
-                if (topic, partition) not in self._assignment:
-                    continue
-                try:
-                    end = self.consumer.highwater(TopicPartition(topic, partition))
-                except kafka_errors.IllegalStateError:
-                    continue  # revoked meanwhile: the listener runs on the network thread
-                if end is not None:
-                    m.lag.labels(topic=topic, partition=str(partition)).set(max(end - nxt, 0))
+        if self.shadow is not None:
+            for b in batches:
+                if b.state is not State.DROPPED:
+                    self.shadow.offer(b)
+        account(
+            self.metrics,
+            batches,
+            current=self.served,
+            assigned=lambda tp: tp in self._assignment,
+            highwater=self._highwater,
+        )
+
+    def _highwater(self, tp: TP) -> int | None:
+        try:
+            return self.consumer.highwater(TopicPartition(*tp))  # type: ignore[no-any-return]
+        except kafka_errors.IllegalStateError:
+            return None  # revoked meanwhile: the listener runs on the network thread
 
     def _backpressure(self) -> None:
         # A full batch still waiting in the window means there was no room in flight for it:
@@ -409,7 +363,7 @@ class Loop:
             reason: NotReady | None = NotReady.DRAINING
         elif not self._joined:
             reason = NotReady.JOINING
-        elif self._infer_retrying:
+        elif self.inference.retrying:
             reason = NotReady.INFERENCE_RETRYING
         elif stalled > self.settings.produce_timeout_s:
             reason = NotReady.DELIVERY_STALLED
@@ -540,61 +494,18 @@ class Loop:
 
     # ------------------------------------------------------------------------- workers
     def _start_workers(self) -> None:
+        self.inference.start()
         self._threads = [
-            threading.Thread(target=self._infer_worker, name="inference", daemon=True),
             threading.Thread(target=self._delivery_worker, name="delivery", daemon=True),
         ]
         for t in self._threads:
             t.start()
 
     def _stop_workers(self) -> None:
-        self._infer_q.put(None)
+        self.inference.stop()
         self._deliver_q.put(None)
         for t in self._threads:
             t.join(timeout=10)
-
-    def _infer_worker(self) -> None:
-        s = self.settings
-        n_labels = len(self.labels)
-        while True:
-            batch = self._infer_q.get()
-            if batch is None:
-                return
-            if batch.state is State.DROPPED:
-                continue
-            texts = [d.text for d in batch.decoded if isinstance(d, Decoded)]
-            batch.served = served = self.served  # this batch's model, whatever comes next
-            try:
-                batch.classified = retrying(
-                    functools.partial(
-                        isolate,
-                        functools.partial(self._classify, served.model),
-                        texts,
-                        functools.partial(self._probe, served.model),
-                        n_labels,
-                    ),
-                    s.infer_retry_budget_s,
-                    on_retry=self._on_infer_retry,
-                )
-            except BaseException as exc:
-                self._set_fatal(exc)
-                return
-            self._infer_retrying = False
-            if self.inflight.inferred(batch):
-                self._deliver_q.put(("deliver", batch))
-
-    def _classify(self, model: Any, texts: Any) -> pipeline.Classified:
-        s = self.settings
-        if s.drill_infer_delay_ms:
-            time.sleep(s.drill_infer_delay_ms / 1000)
-        return pipeline.classify(model, texts, s.infer_max_rows, s.infer_max_tokens, self.timer)
-
-    def _probe(self, model: Any) -> None:
-        model.predict(model.tokenize(["probe: is the model still working"]))
-
-    def _on_infer_retry(self, _exc: BaseException, _wait: float) -> None:
-        self._infer_retrying = True
-        self.metrics.retries.labels(kind="inference").inc()
 
     def _delivery_worker(self) -> None:
         while True:

@@ -8,6 +8,7 @@ across two models, and every output says which model produced it."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from consumer.settings import Settings
 from newsclf.drift import DriftWindow
 
 log = logging.getLogger(__name__)
+
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,3 +101,44 @@ def review_policy(settings: Settings, info: Any) -> dict[str, Any]:
         "review_threshold": threshold,
         "supported_languages": languages,
     }
+
+
+class ModelSlot:
+    """The one model being served, swapped whole, and the model-info gauge that shows it."""
+
+    def __init__(self, served: Served, metrics: Any) -> None:
+        self.current = served
+        self.labels: tuple[str, ...] = tuple(served.info.labels)
+        self.metrics = metrics
+        self._show(served)
+
+    def swap(self, served: Served) -> None:
+        """Serve ``served`` from the next batch the inference thread takes on (a batch keeps
+        the model that classified it). Same labels only: the label topics and metrics are
+        built for them."""
+        if tuple(served.info.labels) != self.labels:
+            raise ValueError(
+                f"labels {', '.join(served.info.labels)} differ from the served "
+                f"{', '.join(self.labels)}"
+            )
+        old = self.current
+        self.current = served  # one reference assignment: atomic for the other threads
+        self.metrics.model.labels(*_gauge_labels(old)).set(0)
+        if not MULTIPROCESS:  # multiprocess files keep a child; 0 says "no longer served"
+            self.metrics.model.remove(*_gauge_labels(old))
+        self._show(served)
+
+    def _show(self, served: Served) -> None:
+        self.metrics.model.labels(*_gauge_labels(served)).set(1)
+
+
+def _gauge_labels(served: Served) -> tuple[str, ...]:
+    info = served.info
+    return (
+        info.version,
+        info.sha256,
+        getattr(info, "manifest_sha256", ""),
+        info.variant,
+        info.provider,
+        ",".join(info.labels),
+    )
