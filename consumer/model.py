@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from newsclf.calibration import Calibration
 from newsclf.drift import Reference
 from newsclf.feeds import build_feeds
+from newsclf.manifest import Manifest
 from newsclf.textprep import Preprocessing, encode_batch, encode_batch_marked, prepare_tokenizer
 
 log = logging.getLogger(__name__)
@@ -72,29 +72,18 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _trust_fields(manifest: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+def _trust_fields(manifest: Manifest) -> dict[str, Any]:
     """Calibration, review threshold, supported languages and drift reference from the
-    manifest; :class:`ModelError` when present but malformed."""
+    manifest's typed views (:class:`ManifestError` when present but malformed)."""
     out: dict[str, Any] = {}
-    try:
-        raw = manifest.get("calibration")
-        if raw is not None:
-            calibration = Calibration.from_dict(raw)
-            out["temperature"] = calibration.temperature
-            out["review_threshold"] = calibration.threshold
-        languages = manifest.get("languages")
-        if languages is not None:
-            supported = languages["supported"]
-            if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
-                raise ValueError("languages.supported must be a list of language codes")
-            out["supported_languages"] = tuple(supported)
-        reference = manifest.get("reference")
-        if reference is not None:
-            out["reference"] = Reference.from_dict(reference)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(
-            f"model directory {model_dir}: bad calibration or language data: {exc}"
-        ) from exc
+    calibration = manifest.calibration
+    if calibration is not None:
+        out["temperature"] = calibration.temperature
+        out["review_threshold"] = calibration.threshold
+    if manifest.supported_languages is not None:
+        out["supported_languages"] = manifest.supported_languages
+    if manifest.reference is not None:
+        out["reference"] = manifest.reference
     return out
 
 
@@ -150,11 +139,11 @@ class OnnxClassifier:
                 f"{expected_manifest_sha256[:16].lower()}..."
             )
         try:
-            verify_model_dir(model_dir)
-            manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
-            labels = tuple(str(x) for x in manifest["labels"])
-            sha = str(manifest["files"][MODEL_FILE])
-        except (ManifestError, OSError, KeyError, TypeError, ValueError) as exc:
+            manifest = verify_model_dir(model_dir)  # the one read of manifest.json
+            labels = tuple(manifest.labels)
+            sha = manifest.model_sha256
+            trust = _trust_fields(manifest)
+        except (ManifestError, OSError, KeyError) as exc:
             raise ModelError(f"model directory {model_dir} failed verification: {exc}") from exc
         try:
             prep = Preprocessing.load(model_dir)
@@ -186,14 +175,14 @@ class OnnxClassifier:
                 f"model has {n_out} outputs but the manifest lists {len(labels)} labels"
             )
         info = ModelInfo(
-            version=str(manifest.get("model_version", "unknown")),
+            version=manifest.model_version,
             sha256=sha,
             manifest_sha256=manifest_sha,
-            variant=str(manifest.get("variant", "unknown")),
+            variant=manifest.variant,
             labels=labels,
             provider=active,
             max_length=prep.max_length,
-            **_trust_fields(manifest, model_dir),
+            **trust,
         )
         model = cls(session, tokenizer, prep, info, cuda=active == "CUDAExecutionProvider")
         model.predict(model.tokenize(["warm-up"]))  # fail here, not on the first message

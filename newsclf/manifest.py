@@ -11,7 +11,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newsclf.calibration import Calibration
+    from newsclf.drift import Reference
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.onnx"
@@ -63,6 +67,46 @@ class Manifest:
     @property
     def model_sha256(self) -> str:
         return self.files[MODEL_FILE]
+
+    # Typed views of what the service reads from ``extra`` (written by export, docs/trust.md).
+    # The raw objects stay in ``extra`` so a round trip keeps keys a newer export may add;
+    # their classes import numpy, so they are imported only when asked for.
+    @property
+    def calibration(self) -> Calibration | None:
+        """The temperature and review threshold; :class:`ManifestError` when malformed."""
+        raw = self.extra.get("calibration")
+        if raw is None:
+            return None
+        from newsclf.calibration import Calibration
+
+        try:
+            return Calibration.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"manifest 'calibration' is not valid: {exc}") from exc
+
+    @property
+    def supported_languages(self) -> tuple[str, ...] | None:
+        """The training data's languages (ISO 639-1); None: any."""
+        raw = self.extra.get("languages")
+        if raw is None:
+            return None
+        supported = raw.get("supported") if isinstance(raw, dict) else None
+        if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
+            raise ManifestError("manifest 'languages.supported' must be a list of language codes")
+        return tuple(supported)
+
+    @property
+    def reference(self) -> Reference | None:
+        """The model's predictions on the test split (the drift reference)."""
+        raw = self.extra.get("reference")
+        if raw is None:
+            return None
+        from newsclf.drift import Reference
+
+        try:
+            return Reference.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"manifest 'reference' is not valid: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

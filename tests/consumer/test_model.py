@@ -40,3 +40,46 @@ def test_the_cli_refuses_an_unpinned_model_in_one_line(tiny_model_dir, monkeypat
     assert main([]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "NEWSCLF_MODEL_SHA256" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("calibration", {"method": "temperature"}, "'calibration' is not valid"),
+        ("languages", {"supported": "en"}, "'languages.supported' must be a list"),
+        ("reference", {"n": 0}, "'reference' is not valid"),
+    ],
+)
+def test_malformed_trust_data_in_the_manifest_is_refused(
+    tiny_model_dir, tmp_path, key, value, says
+):
+    import json
+    import shutil
+
+    from consumer.model import ModelError, OnnxClassifier
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest[key] = value
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=says):
+        OnnxClassifier.load(copy, "cpu", 1)
+
+
+def test_the_manifests_typed_views_are_what_the_model_serves(tiny_model_dir):
+    from consumer.model import OnnxClassifier
+    from newsclf.manifest import load_manifest
+
+    manifest = load_manifest(tiny_model_dir)
+    info = OnnxClassifier.load(tiny_model_dir, "cpu", 1).info
+    assert (manifest.model_version, manifest.variant, tuple(manifest.labels)) == (
+        info.version,
+        info.variant,
+        info.labels,
+    )
+    calibration = manifest.calibration
+    assert (calibration.temperature if calibration else 1.0) == info.temperature
+    assert manifest.supported_languages == info.supported_languages
+    assert (manifest.reference is None) == (info.reference is None)
+    assert load_manifest(tiny_model_dir).to_dict() == manifest.to_dict()  # nothing lost
