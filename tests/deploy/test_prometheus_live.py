@@ -2,7 +2,7 @@
 articles through a real broker, then every Grafana dashboard query and every alerting/recording
 rule is evaluated through Prometheus's HTTP API.
 
-- each dashboard expression returns data (``$namespace`` and ``$__rate_interval`` filled in the
+- each dashboard expression returns data (``$namespace``, ``$__rate_interval`` and ``$__range`` filled in the
   way Grafana would);
 - each rule of the PrometheusRule has been evaluated by Prometheus with health "ok", and each
   alert expression evaluates without error when queried directly.
@@ -74,6 +74,7 @@ def dashboard_queries() -> list[tuple[str, str]]:
         for target in panel.get("targets", []):
             expr = target["expr"].replace("$namespace", NAMESPACE)
             expr = expr.replace("$__rate_interval", "15s").replace("$__interval", "5s")
+            expr = expr.replace("$__range", "1m")
             out.append((panel["title"], expr))
     return out
 
@@ -92,6 +93,8 @@ def service(kafka_bootstrap: str, tiny_model_dir: Path, tmp_path: Path) -> Itera
         **os.environ,
         "NEWSCLF_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "NEWSCLF_MODEL_DIR": str(tiny_model_dir),
+        # The same model as a shadow, so the shadow panels have data (all agree).
+        "NEWSCLF_SHADOW_MODEL_DIR": str(tiny_model_dir),
         "NEWSCLF_INPUT_TOPIC": topics["input"],
         "NEWSCLF_OUTPUT_TOPIC": topics["output"],
         "NEWSCLF_DLQ_TOPIC": topics["dlq"],
