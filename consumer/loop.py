@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
 import time
@@ -45,13 +44,12 @@ from consumer.health import Health, NotReady
 from consumer.inference import Inference
 from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
 from consumer.metrics import Metrics
-from consumer.serving import ModelSlot, Served, build_served
+from consumer.serving import MULTIPROCESS, ModelSlot, Served, build_served
 from consumer.settings import Settings
 from newsclf.drift import DriftWindow
 
 log = logging.getLogger(__name__)
 
-MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
 IDLE_POLL_S = 0.5
 BUSY_POLL_S = 0.01  # while batches are in flight: come back soon to commit them
 

@@ -80,10 +80,11 @@ def _trust_fields(manifest: Manifest) -> dict[str, Any]:
     if calibration is not None:
         out["temperature"] = calibration.temperature
         out["review_threshold"] = calibration.threshold
-    if manifest.supported_languages is not None:
-        out["supported_languages"] = manifest.supported_languages
-    if manifest.reference is not None:
-        out["reference"] = manifest.reference
+    languages, reference = manifest.supported_languages, manifest.reference
+    if languages is not None:
+        out["supported_languages"] = languages
+    if reference is not None:
+        out["reference"] = reference
     return out
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from newsclf.calibration import Calibration
     from newsclf.drift import Reference
+
+T = TypeVar("T")
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.onnx"
@@ -74,39 +77,37 @@ class Manifest:
     @property
     def calibration(self) -> Calibration | None:
         """The temperature and review threshold; :class:`ManifestError` when malformed."""
-        raw = self.extra.get("calibration")
-        if raw is None:
-            return None
         from newsclf.calibration import Calibration
 
-        try:
-            return Calibration.from_dict(raw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"manifest 'calibration' is not valid: {exc}") from exc
+        return self._view("calibration", Calibration.from_dict)
 
     @property
     def supported_languages(self) -> tuple[str, ...] | None:
         """The training data's languages (ISO 639-1); None: any."""
-        raw = self.extra.get("languages")
-        if raw is None:
-            return None
-        supported = raw.get("supported") if isinstance(raw, dict) else None
-        if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
-            raise ManifestError("manifest 'languages.supported' must be a list of language codes")
-        return tuple(supported)
+
+        def parse(raw: Any) -> tuple[str, ...]:
+            supported = raw["supported"]
+            if not isinstance(supported, list) or not all(isinstance(x, str) for x in supported):
+                raise ValueError("'languages.supported' must be a list of language codes")
+            return tuple(supported)
+
+        return self._view("languages", parse)
 
     @property
     def reference(self) -> Reference | None:
         """The model's predictions on the test split (the drift reference)."""
-        raw = self.extra.get("reference")
-        if raw is None:
-            return None
         from newsclf.drift import Reference
 
+        return self._view("reference", Reference.from_dict)
+
+    def _view(self, key: str, parse: Callable[[Any], T]) -> T | None:
+        raw = self.extra.get(key)
+        if raw is None:
+            return None
         try:
-            return Reference.from_dict(raw)
+            return parse(raw)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"manifest 'reference' is not valid: {exc}") from exc
+            raise ManifestError(f"manifest {key!r} is not valid: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

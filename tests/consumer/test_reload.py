@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_the_watcher_thread_reloads_on_request_and_stops(setup, tiny_model_dir_i
         for _ in range(200):
             if loop.swaps:
                 break
-            __import__("time").sleep(0.05)
+            time.sleep(0.05)
     finally:
         reloader.stop()
     assert len(loop.swaps) == 1 and count(metrics, "ok") == 1
