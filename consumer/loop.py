@@ -11,7 +11,9 @@ Three threads share the work, so the device is never idle waiting for Python or 
   acknowledgements of earlier ones arrive on the producer's own thread.
 
 Offsets are committed strictly in batch order, only when everything before them is
-acknowledged: a crash re-delivers at most what is in flight. SIGTERM (:meth:`Loop.stop`)
+acknowledged: a crash re-delivers at most what is in flight. How they are committed (by the
+consumer, or inside each batch's transaction) is :mod:`consumer.checkpoint`'s; the loop says
+when. SIGTERM (:meth:`Loop.stop`)
 finishes the batches in flight, commits them and returns.
 
 Rebalances (the listener runs on kafka-python's network thread while ``poll`` blocks): a batch
@@ -34,15 +36,16 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener
 from kafka import errors as kafka_errors
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import TopicPartition
 
 from consumer import pipeline
 from consumer.batch_metrics import account
-from consumer.delivery import FENCED_ERRORS, GENERATION_ERRORS, Delivery
+from consumer.checkpoint import make_checkpoint
+from consumer.delivery import FENCED_ERRORS, Delivery
 from consumer.errors import ExitCode, FatalError
 from consumer.health import Health, NotReady
 from consumer.inference import Inference
-from consumer.inflight import TP, Batch, InFlight, State, commit_offsets
+from consumer.inflight import TP, Batch, InFlight, State
 from consumer.metrics import Metrics
 from consumer.serving import MULTIPROCESS, ModelSlot, Served, build_served
 from consumer.settings import Settings
@@ -52,15 +55,6 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
 BUSY_POLL_S = 0.01  # while batches are in flight: come back soon to commit them
-
-
-def _tp(tp: TP) -> TopicPartition:
-    return TopicPartition(tp[0], tp[1])
-
-
-def _merge_min(into: dict[TP, int], more: dict[TP, int]) -> None:
-    for tp, off in more.items():
-        into[tp] = min(into.get(tp, off), off)
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -103,6 +97,7 @@ class Loop:
         self.detect = detect
         self.shadow = shadow  # consumer.shadow.Shadow: offered every committed batch
         self.inflight = InFlight()
+        self.checkpoint = make_checkpoint(s, consumer, producer, metrics, on_fatal=self._set_fatal)
         self.slot = ModelSlot(build_served(s, model, record_limits), metrics)
         self.labels: tuple[str, ...] = self.slot.labels
         self.inference = Inference(
@@ -129,7 +124,6 @@ class Loop:
         self._window: list[Any] = []
         self._window_opened: float | None = None
         self._finished_in_rebalance: list[Batch] = []
-        self._uncommitted: dict[TP, int] = {}
         self._assignment: set[TP] = set()
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
@@ -180,8 +174,7 @@ class Loop:
     def open(self) -> None:
         """Start the workers and subscribe."""
         s = self.settings
-        if s.exactly_once:
-            self.producer.init_transactions()
+        self.checkpoint.open()
         self._start_workers()
         self.consumer.subscribe([s.input_topic], listener=_Listener(self))
         # kafka-python 3.0.12: a member whose first assignment comes back empty (topic metadata
@@ -247,7 +240,7 @@ class Loop:
                 opened = self._window_opened if self._window_opened is not None else now
                 if not (len(self._window) >= s.batch_max_records or now - opened >= wait_s):
                     return
-            metadata = self.consumer.group_metadata() if s.exactly_once else None
+            metadata = self.checkpoint.group_metadata()
             with self._lock:  # the window may have been emptied by a rebalance meanwhile
                 records = self._window[: s.batch_max_records]
                 if not records:
@@ -273,39 +266,9 @@ class Loop:
             self._finished_in_rebalance = []
         if done:
             self._account(done)
-            if not self.settings.exactly_once:
-                for tp, off in commit_offsets(done).items():
-                    self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), off)
+            self.checkpoint.finished(done)
             self.metrics.in_flight.set(len(self.inflight))
-        if not self._uncommitted:
-            return
-        offsets = {
-            _tp(tp): OffsetAndMetadata(off, "", -1)
-            for tp, off in self._uncommitted.items()
-            if tp in self._assignment
-        }
-        if not offsets:
-            self._uncommitted.clear()
-            return
-        with self.timer("commit"):
-            try:
-                self.consumer.commit(offsets)
-            except kafka_errors.RebalanceInProgressError:
-                # The group is rebalancing (a cooperative round): the offsets stay pending and
-                # are committed once it settles, for the partitions still owned then.
-                return
-            except GENERATION_ERRORS as exc:
-                log.warning(
-                    "commit refused, the group rebalanced: these records may be delivered again",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-            except kafka_errors.KafkaError as exc:
-                if not getattr(exc, "retriable", False):
-                    raise
-                self.metrics.retries.labels(kind="commit").inc()
-                log.warning("commit failed, retrying", extra={"error": str(exc)})
-                return
-        self._uncommitted.clear()
+        self.checkpoint.commit(self._assignment)
 
     def _account(self, batches: list[Batch]) -> None:
         if self.shadow is not None:
@@ -383,7 +346,7 @@ class Loop:
         left = len(self._drop_window())
         log.info("draining", extra={"in_flight": len(self.inflight), "left_unread": left})
         deadline = self.clock() + self.settings.delivery_timeout_s + 30
-        while len(self.inflight) or self._uncommitted:
+        while len(self.inflight) or self.checkpoint.pending:
             self._raise_fatal()
             if self.clock() > deadline:
                 raise FatalError(ExitCode.DELIVERY, "draining did not finish in time")
@@ -404,39 +367,14 @@ class Loop:
         if self._closed:  # the consumer closes: everything that could finish has finished
             return
         seek = self._drop_window()
-        _merge_min(seek, self.inflight.drop_undelivered())
         wait = min(s.delivery_timeout_s, 0.8 * s.session_timeout_ms / 1000)
-        if not self.inflight.wait_delivering(wait):
-            if s.exactly_once:
-                self._set_fatal(
-                    FatalError(
-                        ExitCode.DELIVERY,
-                        f"a transaction did not finish within {wait:g} s of a rebalance",
-                    )
-                )
-            else:
-                for b in self.inflight.snapshot():
-                    if b.state is State.DELIVERING:
-                        b.committable = False
-                        _merge_min(seek, b.starts)
-        finished = self.inflight.pop_finished()
-        offsets = commit_offsets(finished)
-        for tp, off in self._uncommitted.items():  # delivered earlier, commit refused meanwhile
-            offsets[tp] = max(offsets.get(tp, 0), off)
+        finished = self.checkpoint.revoke(self.inflight, seek, wait)
         with self._lock:
             self._finished_in_rebalance += finished
-        if offsets and not s.exactly_once:
-            try:
-                self.consumer.commit_async(
-                    {_tp(tp): OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
-                    callback=_log_commit,
-                )
-            except Exception as exc:  # noqa: BLE001 - duplicates at worst
-                log.warning("commit on revocation failed", extra={"error": str(exc)})
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         for tp, off in seek.items():
             if tp in assigned:
-                self.consumer.seek(_tp(tp), off)
+                self.consumer.seek(TopicPartition(*tp), off)
         self._forget(revoked)
         log.info(
             "partitions revoked",
@@ -531,11 +469,3 @@ class Loop:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
-
-
-def _log_commit(offsets: Any, result: Any) -> None:
-    if isinstance(result, Exception):
-        log.warning(
-            "commit on revocation refused: these records may be delivered again",
-            extra={"error": f"{type(result).__name__}: {result}"},
-        )
