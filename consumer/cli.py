@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -38,6 +39,21 @@ def _one_line(exc: ValidationError) -> str:
     )
 
 
+def settings_or_exit(overrides: dict[str, str | None] | None = None) -> Settings | int:
+    """The settings (environment, then ``overrides`` that are not None) with logging
+    configured, or the exit code after one line on stderr when they are invalid."""
+    given: dict[str, Any] = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        print(f"error: invalid settings: {_one_line(exc)}", file=sys.stderr)
+        return int(ExitCode.CONFIG)
+    logs.configure(settings.log_level, settings.log_format)
+    for line in settings.deprecations():
+        log.warning(line)
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m consumer",
@@ -48,22 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", help="overrides NEWSCLF_MODEL_DIR")
     parser.add_argument("--bootstrap-servers", help="overrides NEWSCLF_BOOTSTRAP_SERVERS")
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in {
-            "model_dir": args.model_dir,
-            "bootstrap_servers": args.bootstrap_servers,
-        }.items()
-        if v is not None
-    }
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        print(f"error: invalid settings: {_one_line(exc)}", file=sys.stderr)
-        return int(ExitCode.CONFIG)
-    logs.configure(settings.log_level, settings.log_format)
-    for line in settings.deprecations():
-        log.warning(line)
+    settings = settings_or_exit(
+        {"model_dir": args.model_dir, "bootstrap_servers": args.bootstrap_servers}
+    )
+    if isinstance(settings, int):
+        return settings
     if settings.workers > 1:
         from consumer.supervisor import supervise
 

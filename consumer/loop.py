@@ -86,6 +86,7 @@ class Loop:
         record_limits: dict[str, int] | None = None,
         detect: pipeline.Detect | None = None,
         shadow: Any = None,
+        classify: Callable[..., pipeline.Classified] = pipeline.classify,
     ) -> None:
         s = self.settings = settings
         self.consumer = consumer
@@ -108,6 +109,7 @@ class Loop:
             on_retry=metrics.retries.labels(kind="inference").inc,
             on_inferred=lambda batch: self._deliver_q.put(("deliver", batch)),
             on_fatal=self._set_fatal,
+            classify=classify,
         )
         self._deliver_q: queue.SimpleQueue[tuple[str, Batch] | None] = queue.SimpleQueue()
         self.delivery = delivery_cls(

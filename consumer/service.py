@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -14,6 +15,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from consumer import pipeline
 from consumer.delivery import Delivery
 from consumer.errors import ConfigError, ExitCode, FatalError
 from consumer.health import Health, HealthServer, NotReady
@@ -65,6 +67,7 @@ class Service:
         metrics: Metrics | None = None,
         health: Health | None = None,
         http: bool = True,
+        classify: Callable[..., pipeline.Classified] = pipeline.classify,
     ) -> None:
         self.settings = settings
         self._shadow_producer: Any = None
@@ -107,6 +110,7 @@ class Service:
             record_limits=limits,
             detect=self.detector.detect,
             shadow=self.shadow,
+            classify=classify,
         )
         self.reloader = Reloader(
             settings, self.loop, self.metrics, load=OnnxClassifier.load, record_limits=limits
@@ -266,11 +270,18 @@ def start_error(exc: BaseException, settings: Settings) -> tuple[ExitCode, str] 
     return None
 
 
-def serve_one(settings: Settings, *, health: Any = None, http: bool = True) -> int:
+def serve_one(
+    settings: Settings,
+    *,
+    health: Any = None,
+    http: bool = True,
+    classify: Callable[..., pipeline.Classified] = pipeline.classify,
+) -> int:
     """One service: start, run until SIGTERM or a fatal error, return its exit code; also a
-    supervised worker's (its health published, no HTTP server)."""
+    supervised worker's (its health published, no HTTP server). ``classify`` is a seam for the
+    fault drills (a slower machine)."""
     try:
-        service = Service(settings, health=health, http=http)
+        service = Service(settings, health=health, http=http, classify=classify)
     except Exception as exc:
         known = start_error(exc, settings)
         if known is None:

@@ -131,9 +131,6 @@ class Settings(BaseSettings):
         description="How long inference failures of the machine (out of memory, "
         "a lost device) are retried with back-off before the service exits 4.",
     )
-    drill_infer_delay_ms: int = Field(
-        0, ge=0, description="Fault drills only: sleep this long before every inference call."
-    )
 
     # --- batching and the pipeline
     batch_max_records: int = Field(64, ge=1, le=8192, description="Records per batch.")

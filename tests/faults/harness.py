@@ -38,6 +38,10 @@ from tests.fixtures.waiting import wait_for  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_ROOT_ENV = "NEWSCLF_SERVICE_ROOT"
+# Set in a service's environment: it runs as tests/faults/slow_service.py, every inference call
+# that many milliseconds slower (through the service's constructor seam).
+SLOW_DELAY_ENV = "DRILL_INFER_DELAY_MS"
+SLOW_SERVICE = Path(__file__).with_name("slow_service.py")
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,10 @@ def service_env(
         "NEWSCLF_REVIEW_ROUTING": "false",
     }
     for name, value in overrides.items():
-        env[f"NEWSCLF_{name.upper()}"] = str(value)
+        if name == "drill_infer_delay_ms":  # the drills' slower machine, not a setting
+            env[SLOW_DELAY_ENV] = str(value)
+        else:
+            env[f"NEWSCLF_{name.upper()}"] = str(value)
     return env
 
 
@@ -116,8 +123,9 @@ class ServiceProcess:
         with self.log_path.open("ab") as out:
             out.write(f'{{"harness": "start #{self.starts + 1}", "t": {time.time()}}}\n'.encode())
             out.flush()
+            entry = [str(SLOW_SERVICE)] if SLOW_DELAY_ENV in env else ["-m", "consumer"]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumer"],
+                [sys.executable, *entry],
                 cwd=root,
                 env=env,
                 stdout=out,

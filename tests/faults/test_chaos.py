@@ -260,7 +260,7 @@ def test_rebalance_storm(chaos_bootstrap, tiny_model_dir, tmp_path):
 
 
 def test_slow_model(chaos_bootstrap, tiny_model_dir, tmp_path):
-    """NEWSCLF_DRILL_INFER_DELAY_MS=12000 before every inference call, with
+    """12000 ms before every inference call (tests/faults/slow_service.py), with
     max.poll.interval.ms=10000: a batch takes longer than the poll interval allows. The
     service must keep its membership (poll / pause / heartbeat) and lose nothing. Its own
     SLOW_ARTICLES-article topic (at 12 s a call, 20,000 articles would take an hour)."""
@@ -293,7 +293,7 @@ def test_slow_model(chaos_bootstrap, tiny_model_dir, tmp_path):
         d.kill_everything()
     if r.seconds < SLOW_DELAY_MS / 1000:
         r.notes.append(
-            "the delay was not applied: this service does not know NEWSCLF_DRILL_INFER_DELAY_MS"
+            "the delay was not applied: this service has no classify seam (serve_one(classify=))"
         )
     r.notes.append(
         f"{SLOW_DELAY_MS / 1000:.0f} s before every inference call, max.poll.interval.ms "

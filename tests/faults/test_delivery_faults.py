@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tests.faults.harness import (
+    SLOW_DELAY_ENV,
     Ledger,
     ServiceProcess,
     Tail,
@@ -195,7 +196,7 @@ def test_members_leaving_while_articles_stream_in_lose_nothing(
     """One member stays; another joins and leaves (SIGTERM: it drains and leaves) again and
     again while articles stream in, so each leave meets a half-full batch window and records
     already fetched. The coming-and-going member runs a slower model (300 ms per inference
-    call, NEWSCLF_DRILL_INFER_DELAY_MS), so its drain takes a while, as on a busy machine.
+    call, tests/faults/slow_service.py), so its drain takes a while, as on a busy machine.
     Every article must come out, and the member that stays must end up with every partition:
     a drain that drops its window and then batches and commits records polled after it skips
     the dropped ones."""
@@ -223,7 +224,7 @@ def test_members_leaving_while_articles_stream_in_lose_nothing(
             failure.append(exc)
 
     a = ServiceProcess("stays", env, tmp_path)
-    slow = {**env, "NEWSCLF_DRILL_INFER_DELAY_MS": "300"}
+    slow = {**env, SLOW_DELAY_ENV: "300"}
     b = ServiceProcess("comes-and-goes", slow, tmp_path)
     out, dlq = Tail(kafka_bootstrap, t["output_topic"]), Tail(kafka_bootstrap, t["dlq_topic"])
     leaves = 0
