@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run python -m consumer with NEWSCLF_WORKERS=N (a pod) on the same backlog size",
     )
     args = parser.parse_args(argv)
-    from consumer import logs
+    from newsclf import logs
 
     logs.configure("WARNING", "text")
     extra: dict[str, Any] = {}

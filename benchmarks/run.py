@@ -15,7 +15,7 @@ import platform
 import sys
 from pathlib import Path
 
-from consumer import logs
+from newsclf import logs
 
 
 def main(argv: list[str] | None = None) -> int:

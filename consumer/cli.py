@@ -13,10 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from consumer import logs
 from consumer.errors import ExitCode
 from consumer.settings import Settings
 from consumer.signals import hold_sighup
+from newsclf import logs
+from newsclf.cli import fail
 
 log = logging.getLogger("consumer")
 
@@ -46,8 +47,7 @@ def settings_or_exit(overrides: dict[str, str | None] | None = None) -> Settings
     try:
         settings = Settings(**given)
     except ValidationError as exc:
-        print(f"error: invalid settings: {_one_line(exc)}", file=sys.stderr)
-        return int(ExitCode.CONFIG)
+        return fail(f"invalid settings: {_one_line(exc)}", int(ExitCode.CONFIG))
     logs.configure(settings.log_level, settings.log_format)
     for line in settings.deprecations():
         log.warning(line)

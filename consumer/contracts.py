@@ -27,6 +27,7 @@ from consumer.schemas import (
     ReviewArticle,
     ShadowDisagreement,
 )
+from newsclf.cli import fail
 
 WIRE = Path(__file__).resolve().parent / "wire"
 HISTORY = WIRE / "history"
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
     problems = check()
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        fail(problem)
     if not problems:
         print(f"{len(CONTRACTS)} wire schemas: shipped, generated and backward compatible")
     return 1 if problems else 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.progress import Progress
+from newsclf.cli import fail
 from newsclf.corpus import CorpusError, iter_bbc, iter_jsonl
 
 
@@ -122,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             items = itertools.islice(items, args.limit)
         materialised = list(items)
     except (CorpusError, OSError, UnicodeDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}", 2)
     try:
         report = produce(
             materialised,
@@ -134,11 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
         )
     except Exception as exc:  # kafka-python: NoBrokersAvailable, KafkaTimeoutError, ...
-        print(
-            f"error: cannot produce to {args.bootstrap_servers}: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return 3
+        return fail(f"cannot produce to {args.bootstrap_servers}: {type(exc).__name__}: {exc}", 3)
     print(
         f"sent {report.sent} messages to {args.topic} in {report.seconds:.1f} s ({report.rate:.0f} msg/s)"
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.schemas import decode_article
+from newsclf.cli import fail
 from newsclf.reviewed import ReviewedArticle
 
 log = logging.getLogger(__name__)
@@ -211,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         labels = read_labels(Path(args.labels).read_text(encoding="utf-8"), args.labels, now)
     except (OSError, UnicodeDecodeError, LabelsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}", 2)
     settings = Settings()
     if args.bootstrap_servers:
         settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap_servers})
@@ -221,11 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         articles, report = join(labels, read_topic(settings, topic), reader.read)
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return fail(f"{exc}", 3)
     except KafkaError as exc:
-        print(f"error: {settings.bootstrap_servers}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
+        return fail(f"{settings.bootstrap_servers}: {type(exc).__name__}: {exc}", 3)
     finally:
         reader.close()
     with open(args.output, "w", encoding="utf-8") as fh:

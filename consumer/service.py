@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from consumer.model import ModelError, OnnxClassifier
 from consumer.reload import Reloader
 from consumer.settings import Settings
 from consumer.shadow import Shadow, ShadowSlot
+from newsclf.cli import fail
 from newsclf.language import LanguageDetector
 
 log = logging.getLogger(__name__)
@@ -287,8 +287,7 @@ def serve_one(
         if known is None:
             raise
         code, reason = known
-        sys.stderr.write(f"error: {reason}\n")  # the one line a person reads
-        return int(code)
+        return fail(reason, int(code))  # the one line a person reads
     service.install_signal_handlers()
     try:
         service.run()

@@ -109,8 +109,8 @@ def _worker(
     reasons: SynchronizedArray[Any],
 ) -> None:
     """A worker process: one service, no HTTP server of its own; exits with its code."""
-    from consumer import logs
     from consumer.signals import hold_sighup
+    from newsclf import logs
 
     hold_sighup()
     from consumer.service import serve_one

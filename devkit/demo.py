@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consumer import logs
 from devkit.samples import FOREIGN_ARTICLES
+from newsclf import logs
 
 # Articles in German, Spanish, Italian and Turkish: the default model reads English only, so
 # these go to the review topic (reason unsupported_language).

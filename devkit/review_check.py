@@ -28,8 +28,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from consumer import logs
 from devkit.demo import broker
+from newsclf import logs
 
 FOREIGN_LANGUAGES = ("de", "es", "it", "tr")
 TARGET = 0.90

@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -18,18 +17,18 @@ from typing import NoReturn
 from export.errors import ExportError
 from export.parity import DEFAULT_SAMPLES
 from export.variants import INT8_TARGETS, VARIANTS
+from newsclf import logs
+from newsclf.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, fail
 from newsclf.manifest import MANIFEST_FILE, ManifestError, sha256_file
 
 PROG = "python -m export"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        fail(message, EXIT_USAGE, prog=self.prog)
         raise SystemExit(EXIT_USAGE)
 
 
@@ -95,11 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(quiet: bool) -> None:
     """Our steps at INFO; the exporters' own chatter (fusion counts, per-tensor
     quantisation notes, deprecation notices) only from WARNING (transformers: ERROR)."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure("WARNING", "text")
     logging.getLogger("export").setLevel(logging.WARNING if quiet else logging.INFO)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -126,11 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             int8_target=args.int8_target,
         )
     except (ExportError, ManifestError) as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
-        return EXIT_FAILED
+        return fail(str(exc), EXIT_FAILED, prog=PROG)
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted; {args.output} left unchanged\n")
-        return 130
+        return fail(f"interrupted; {args.output} left unchanged", EXIT_INTERRUPTED, prog=PROG)
     summary = {
         "output": str(args.output),
         "model_version": manifest.model_version,

@@ -9,11 +9,12 @@ a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from newsclf import logs
+from newsclf.cli import EXIT_FAILED, EXIT_USAGE, fail, guard
 from training.config import (
     DATA_FORMATS,
     LR_SCHEDULERS,
@@ -23,8 +24,7 @@ from training.config import (
 )
 from training.errors import TrainingError
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_ERROR = EXIT_FAILED
 
 
 class _UsageError(Exception):
@@ -201,52 +201,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+        return fail(f"{exc}", EXIT_USAGE)
+    logs.configure("WARNING" if args.quiet else "INFO", "text")
     if args.quiet:
         _quiet_libraries()
     if args.progress is None:
         args.progress = sys.stderr.isatty()
-    try:
-        config = config_from_args(args, search=search)
-        if config.search:
-            from training.search import run_search
+    return guard(lambda: _run(args, search), known=(TrainingError, OSError), known_code=EXIT_ERROR)
 
-            found = run_search(config, progress=args.progress)
-            print(
-                f"search: {len(found.trials)} trial(s), best #{found.best.trial} "
-                f"(lr {found.best.learning_rate:g}, batch {found.best.batch_size}, "
-                f"epochs {found.best.epochs:g}, val macro-F1 "
-                f"{100 * found.best.val_macro_f1:.2f}%)"
-            )
-            line = _summary(found.report, str(found.output_dir))
-        elif config.repeats > 1:
-            from training.repeated import REPEATED_MD, run_repeated
 
-            repeated = run_repeated(config, progress=args.progress)
-            line = (
-                f"{repeated.verdict}; {len(repeated.rows)} splits in "
-                f"{repeated.report['total_seconds']:.0f} s; "
-                f"report: {repeated.output_dir / REPEATED_MD}"
-            )
-        else:
-            from training.pipeline import run_training
+def _run(args: argparse.Namespace, search: bool) -> int:
+    """The command itself; its errors are :func:`newsclf.cli.guard`'s to report."""
+    config = config_from_args(args, search=search)
+    if config.search:
+        from training.search import run_search
 
-            result = run_training(config, progress=args.progress)
-            line = _summary(result.report, str(result.output_dir))
-    except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        found = run_search(config, progress=args.progress)
+        print(
+            f"search: {len(found.trials)} trial(s), best #{found.best.trial} "
+            f"(lr {found.best.learning_rate:g}, batch {found.best.batch_size}, "
+            f"epochs {found.best.epochs:g}, val macro-F1 "
+            f"{100 * found.best.val_macro_f1:.2f}%)"
+        )
+        line = _summary(found.report, str(found.output_dir))
+    elif config.repeats > 1:
+        from training.repeated import REPEATED_MD, run_repeated
+
+        repeated = run_repeated(config, progress=args.progress)
+        line = (
+            f"{repeated.verdict}; {len(repeated.rows)} splits in "
+            f"{repeated.report['total_seconds']:.0f} s; "
+            f"report: {repeated.output_dir / REPEATED_MD}"
+        )
+    else:
+        from training.pipeline import run_training
+
+        result = run_training(config, progress=args.progress)
+        line = _summary(result.report, str(result.output_dir))
     print(line)
     return 0

@@ -15,11 +15,12 @@ from datetime import datetime, timezone
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from consumer import logs
 from consumer.progress import Progress
 from consumer.redrive.plan import Plan, Selection
 from consumer.redrive.run import run
 from consumer.schemas import ERRORS
+from newsclf import logs
+from newsclf.cli import fail
 
 
 def parse_time(value: str) -> int:
@@ -111,11 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             to_offset=args.to_offset,
         )
     except ValidationError as exc:
-        print(f"error: settings: {exc.errors(include_url=False)[0]['msg']}", file=sys.stderr)
-        return 2
+        return fail(f"settings: {exc.errors(include_url=False)[0]['msg']}", 2)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}", 2)
     update = {
         k: v
         for k, v in (("dlq_topic", args.dlq_topic), ("bootstrap_servers", args.bootstrap_servers))
@@ -146,16 +145,11 @@ def main(argv: list[str] | None = None) -> int:
             on_progress=on_progress,
         )
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return fail(f"{exc}", 3)
     except KafkaError as exc:
         # NoBrokersAvailable and timeouts at start; a send not acknowledged (exit 5) later.
         code = 3 if type(exc).__name__ in {"NoBrokersAvailable", "KafkaConnectionError"} else 5
-        print(
-            f"error: redrive via {settings.bootstrap_servers}: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return code
+        return fail(f"redrive via {settings.bootstrap_servers}: {type(exc).__name__}: {exc}", code)
     finally:
         bar.close()
     if args.json:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from training.cli import main
+
+LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d (debug|info|warning) +[\w.]+: ")
 
 
 def _csv(tmp_path, content: str) -> str:
@@ -19,11 +22,12 @@ def _assert_one_line_error(capsys, code: int, *fragments: str) -> None:
     captured = capsys.readouterr()
     assert code != 0
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: ")
+    # the last line is the error; anything before it is a progress log line, not a traceback
+    assert lines and lines[-1].startswith("error: "), captured.err
+    assert all(LOG_LINE.match(line) for line in lines[:-1]), captured.err
     assert "Traceback" not in captured.err
     for fragment in fragments:
-        assert fragment in lines[0]
+        assert fragment in lines[-1]
 
 
 def test_missing_data_path(tmp_path, capsys):

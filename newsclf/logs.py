@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line (or plain text for a terminal)."""
+"""Logging for every ``python -m`` entry point: one JSON object per line (the service, for a log
+pipeline) or one plain line (a terminal: training, export, the tools), both on stderr."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class TextFormatter(logging.Formatter):
             k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")
         }
         tail = " ".join(f"{k}={v}" for k, v in extras.items())
-        base = f"{record.levelname.lower():7s} {record.name}: {record.getMessage()}"
+        at = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        base = f"{at} {record.levelname.lower():7s} {record.name}: {record.getMessage()}"
         return f"{base} {tail}".rstrip()
 
 
@@ -47,9 +49,17 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
+    """One handler on the root logger, at ``level``; ``fmt`` is ``json`` or ``text``. Called
+    again, it replaces its own handler (and plain stderr ones) and keeps any other (a test's
+    log capture). The Kafka client's own chatter only from WARNING."""
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    kept = [
+        h
+        for h in root.handlers
+        if not isinstance(h, _StderrHandler) and type(h) is not logging.StreamHandler
+    ]
+    root.handlers[:] = [*kept, handler]
     root.setLevel(level.upper())
     logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
