@@ -36,6 +36,10 @@ def test_ints_are_accepted_for_floats():
         ({"repeats": 2.0}, "repeats must be an integer"),
         ({"review_target_accuracy": "high"}, "review_target_accuracy must be a number"),
         ({"review_target_accuracy": 0.0}, r"review_target_accuracy must be in \(0, 1\]"),
+        ({"limit": True}, "limit must be an integer"),  # strict: a bool is not a number
+        ({"search_batch_sizes": [16, 2.5]}, "search_batch_sizes must be a list of integers"),
+        ({"seed": None}, "seed"),
+        ({"epoch": 3, "lr": 1}, "unknown key.*epoch, lr"),
     ],
 )
 def test_bad_values_are_training_errors(raw, message):
@@ -111,3 +115,13 @@ def test_evaluation_flags():
     for bad in (*bad_values, {"review_min_confidence": -0.1}):
         with pytest.raises(TrainingError):
             TrainConfig(**bad)
+
+
+def test_direct_construction_is_validated_like_a_file_and_the_file_lists_every_field(tmp_path):
+    with pytest.raises(TrainingError, match="invalid training config: epochs must be a number"):
+        TrainConfig(epochs="3")
+    with pytest.raises(TrainingError, match="epochs must be positive; learning_rate must be"):
+        TrainConfig(epochs=0, learning_rate=0)  # every problem named in the one line
+    saved = json.loads(TrainConfig().save(tmp_path).read_text())
+    assert set(saved) == set(TrainConfig.model_fields)
+    assert TrainConfig.from_dict(saved) == TrainConfig()
