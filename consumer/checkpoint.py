@@ -47,13 +47,9 @@ def _offsets(offsets: dict[TP, int]) -> dict[TopicPartition, OffsetAndMetadata]:
 class Checkpoint:
     """What both modes share: how a revocation settles the batches in flight."""
 
-    exactly_once = False
-
-    def __init__(self, consumer: Any, producer: Any, metrics: Metrics, timer: Any) -> None:
+    def __init__(self, consumer: Any, metrics: Metrics) -> None:
         self.consumer = consumer
-        self.producer = producer
         self.metrics = metrics
-        self.timer = timer
 
     # ------------------------------------------------------------------ per mode
     def open(self) -> None:
@@ -98,8 +94,8 @@ class Checkpoint:
 class AtLeastOnce(Checkpoint):
     """The consumer commits the offsets of delivered batches, in batch order."""
 
-    def __init__(self, consumer: Any, producer: Any, metrics: Metrics, timer: Any) -> None:
-        super().__init__(consumer, producer, metrics, timer)
+    def __init__(self, consumer: Any, metrics: Metrics) -> None:
+        super().__init__(consumer, metrics)
         self._pending: dict[TP, int] = {}
 
     def finished(self, batches: Iterable[Batch]) -> None:
@@ -117,7 +113,7 @@ class AtLeastOnce(Checkpoint):
         if not offsets:
             self._pending.clear()  # nobody's to commit any more: the new owner reads them again
             return
-        with self.timer("commit"):
+        with self.metrics.timer("commit"):
             try:
                 self.consumer.commit(_offsets(offsets))
             except kafka_errors.RebalanceInProgressError:
@@ -161,17 +157,15 @@ class AtLeastOnce(Checkpoint):
 class Transactional(Checkpoint):
     """Offsets commit inside each batch's transaction (:mod:`consumer.delivery`)."""
 
-    exactly_once = True
-
     def __init__(
         self,
         consumer: Any,
         producer: Any,
         metrics: Metrics,
-        timer: Any,
         on_fatal: Callable[[BaseException], None],
     ) -> None:
-        super().__init__(consumer, producer, metrics, timer)
+        super().__init__(consumer, metrics)
+        self.producer = producer
         self._on_fatal = on_fatal
 
     def open(self) -> None:
@@ -200,8 +194,8 @@ def make_checkpoint(
 ) -> Checkpoint:
     """The commit mode ``NEWSCLF_DELIVERY`` names."""
     if settings.exactly_once:
-        return Transactional(consumer, producer, metrics, metrics.timer, on_fatal)
-    return AtLeastOnce(consumer, producer, metrics, metrics.timer)
+        return Transactional(consumer, producer, metrics, on_fatal)
+    return AtLeastOnce(consumer, metrics)
 
 
 def _log_commit(offsets: Any, result: Any) -> None:

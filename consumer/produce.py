@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             items = itertools.islice(items, args.limit)
         materialised = list(items)
     except (CorpusError, OSError, UnicodeDecodeError) as exc:
-        return fail(f"{exc}", 2)
+        return fail(str(exc), 2)
     try:
         report = produce(
             materialised,

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         labels = read_labels(Path(args.labels).read_text(encoding="utf-8"), args.labels, now)
     except (OSError, UnicodeDecodeError, LabelsError) as exc:
-        return fail(f"{exc}", 2)
+        return fail(str(exc), 2)
     settings = Settings()
     if args.bootstrap_servers:
         settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap_servers})
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         articles, report = join(labels, read_topic(settings, topic), reader.read)
     except LookupError as exc:
-        return fail(f"{exc}", 3)
+        return fail(str(exc), 3)
     except KafkaError as exc:
         return fail(f"{settings.bootstrap_servers}: {type(exc).__name__}: {exc}", 3)
     finally:

@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as exc:
-        return fail(f"{exc}", EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     logs.configure("WARNING" if args.quiet else "INFO", "text")
     if args.quiet:
         _quiet_libraries()

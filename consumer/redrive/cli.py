@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         return fail(f"settings: {exc.errors(include_url=False)[0]['msg']}", 2)
     except ValueError as exc:
-        return fail(f"{exc}", 2)
+        return fail(str(exc), 2)
     update = {
         k: v
         for k, v in (("dlq_topic", args.dlq_topic), ("bootstrap_servers", args.bootstrap_servers))
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             on_progress=on_progress,
         )
     except LookupError as exc:
-        return fail(f"{exc}", 3)
+        return fail(str(exc), 3)
     except KafkaError as exc:
         # NoBrokersAvailable and timeouts at start; a send not acknowledged (exit 5) later.
         code = 3 if type(exc).__name__ in {"NoBrokersAvailable", "KafkaConnectionError"} else 5

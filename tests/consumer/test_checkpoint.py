@@ -51,8 +51,7 @@ def batch(partition: int, first: int, n: int, state: State = State.DELIVERED) ->
 
 
 def at_least_once(consumer: Consumer) -> AtLeastOnce:
-    m = Metrics()
-    return AtLeastOnce(consumer, Producer(), m, m.timer)
+    return AtLeastOnce(consumer, Metrics())
 
 
 def retries(cp: AtLeastOnce) -> float:
@@ -137,7 +136,7 @@ def test_at_least_once_revocation_commits_finished_and_pending_and_seeks_back_th
 
 def test_transactional_commits_nothing_itself_and_stamps_batches_with_the_generation():
     c, p, m = Consumer(), Producer(), Metrics()
-    cp = Transactional(c, p, m, m.timer, on_fatal=pytest.fail)
+    cp = Transactional(c, p, m, on_fatal=pytest.fail)
     cp.open()
     assert p.transactions_started == 1
     assert cp.group_metadata() == "generation-7"
@@ -153,7 +152,7 @@ def test_transactional_commits_nothing_itself_and_stamps_batches_with_the_genera
 def test_transactional_stops_the_service_when_a_revocation_cannot_wait_for_a_transaction():
     fatal: list[BaseException] = []
     c, m = Consumer(), Metrics()
-    cp = Transactional(c, Producer(), m, m.timer, on_fatal=fatal.append)
+    cp = Transactional(c, Producer(), m, on_fatal=fatal.append)
     inflight = InFlight()
     stuck = batch(0, 0, 4, State.DELIVERING)
     inflight.add(stuck)

@@ -33,6 +33,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from tests.faults import slow_service
 from tests.fixtures.kafka import admin_client, topic_partitions
 from tests.fixtures.waiting import wait_for  # noqa: F401 (re-exported)
 
@@ -40,8 +41,8 @@ REPO = Path(__file__).resolve().parents[2]
 SERVICE_ROOT_ENV = "NEWSCLF_SERVICE_ROOT"
 # Set in a service's environment: it runs as tests/faults/slow_service.py, every inference call
 # that many milliseconds slower (through the service's constructor seam).
-SLOW_DELAY_ENV = "DRILL_INFER_DELAY_MS"
-SLOW_SERVICE = Path(__file__).with_name("slow_service.py")
+SLOW_DELAY_ENV = slow_service.DELAY_ENV
+SLOW_SERVICE = Path(slow_service.__file__)
 
 log = logging.getLogger(__name__)
 
