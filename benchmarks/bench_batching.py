@@ -30,7 +30,7 @@ def run(
 
     def infer(calls: list[list[int]]) -> None:
         for call in calls:
-            model.predict([ids[i] for i in call])
+            model.predict([ids[i] for i in call], [mixed[i] for i in call])
 
     single = [[i] for i in range(n)]
     arrival = [list(range(i, min(i + batch, n))) for i in range(0, n, batch)]

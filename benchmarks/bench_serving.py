@@ -115,9 +115,10 @@ def model_only(model: Any, texts: list[str], rows: int, tokens: int) -> tuple[fl
     model._session = timed
     started = time.perf_counter()
     for i in range(0, len(texts), rows):
-        ids = model.tokenize(texts[i : i + rows])
+        chunk = texts[i : i + rows]
+        ids = model.tokenize(chunk)
         for call in plan_batches([len(x) for x in ids], rows, tokens):
-            model.predict([ids[j] for j in call])
+            model.predict([ids[j] for j in call], [chunk[j] for j in call])
     elapsed = time.perf_counter() - started
     model._session = timed._session
     return elapsed, timed.seconds

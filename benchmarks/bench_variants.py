@@ -43,8 +43,10 @@ def run(checkpoint: Path, work: Path, n: int = 128, batch: int = 32) -> None:
 
     prep = Preprocessing.load(checkpoint)
     tok = prepare_tokenizer(Tokenizer.from_file(str(checkpoint / "tokenizer.json")))
-    ids = encode_batch(tok, texts(n), prep)
+    docs = texts(n)
+    ids = encode_batch(tok, docs, prep)
     batches = [ids[i : i + batch] for i in range(0, n, batch)]
+    doc_batches = [docs[i : i + batch] for i in range(0, n, batch)]
     torch_run = _torch_runner(checkpoint, batches, prep.pad_token_id)
     torch_run()
     base = best_of(torch_run)
@@ -54,8 +56,12 @@ def run(checkpoint: Path, work: Path, n: int = 128, batch: int = 32) -> None:
         if not (out / "manifest.json").is_file():
             export_model(checkpoint, out, variant=variant)
         model = OnnxClassifier.load(out, "cpu")
-        model.predict(batches[0])
-        seconds = best_of(lambda model=model: [model.predict(b) for b in batches])
+        model.predict(batches[0], doc_batches[0])
+        seconds = best_of(
+            lambda model=model: [
+                model.predict(b, d) for b, d in zip(batches, doc_batches, strict=True)
+            ]
+        )
         size = os.path.getsize(out / "model.onnx") / 2**20
         rows.append(
             [

@@ -32,16 +32,18 @@ def _texts(path: Path | None, n: int) -> list[str]:
     return texts[:n]
 
 
-def throughput(model, ids: list[list[int]], batch: int, repeats: int) -> float:
+def throughput(model, ids: list[list[int]], texts: list[str], batch: int, repeats: int) -> float:
     from consumer.batching import plan_batches
 
     calls = plan_batches([len(x) for x in ids], batch, 1 << 30)
-    model.predict([ids[i] for i in calls[0]])  # warm-up: kernels, allocator
+    model.predict(
+        [ids[i] for i in calls[0]], [texts[i] for i in calls[0]]
+    )  # warm-up: kernels, allocator
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
         for call in calls:
-            model.predict([ids[i] for i in call])
+            model.predict([ids[i] for i in call], [texts[i] for i in call])
         best = min(best, time.perf_counter() - t)
     return len(ids) / best
 
@@ -66,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     assert gpu.info.provider == "CUDAExecutionProvider", gpu.info.provider
     texts = _texts(args.texts, args.n)
     ids = gpu.tokenize(texts)
-    agree = float(np.mean(np.argmax(gpu.predict(ids), 1) == np.argmax(cpu.predict(ids), 1)))
+    agree = float(
+        np.mean(np.argmax(gpu.predict(ids, texts), 1) == np.argmax(cpu.predict(ids, texts), 1))
+    )
     rows = []
     for batch in (int(b) for b in args.batches.split(",")):
-        c = throughput(cpu, ids, batch, repeats=1 if batch == 1 else 2)
-        g = throughput(gpu, ids, batch, repeats=3)
+        c = throughput(cpu, ids, texts, batch, repeats=1 if batch == 1 else 2)
+        g = throughput(gpu, ids, texts, batch, repeats=3)
         rows.append((batch, c, g))
     print(
         f"\n{len(ids)} articles, max_length {gpu.prep.max_length}; "

@@ -97,7 +97,7 @@ class Inference:
 
     @staticmethod
     def _probe(model: Any) -> None:
-        model.predict(model.tokenize(PROBE))
+        model.predict_texts(PROBE)
 
     def _retried(self, _exc: BaseException, _wait: float) -> None:
         self.retrying = True

@@ -19,6 +19,7 @@ import numpy as np
 
 from newsclf.drift import Reference
 from newsclf.feeds import build_feeds
+from newsclf.lexical import LEXICAL_JSON, Lexical, LexicalError
 from newsclf.manifest import Manifest
 from newsclf.textprep import Preprocessing, encode_batch, encode_batch_marked, prepare_tokenizer
 
@@ -92,9 +93,16 @@ class OnnxClassifier:
     """A verified model directory, ready to classify token-id batches."""
 
     def __init__(
-        self, session: Any, tokenizer: Any, prep: Preprocessing, info: ModelInfo, cuda: bool
+        self,
+        session: Any,
+        tokenizer: Any,
+        prep: Preprocessing,
+        info: ModelInfo,
+        cuda: bool,
+        lexical: Lexical | None = None,
     ) -> None:
         self._session = session
+        self.lexical = lexical  # a hybrid's TF-IDF branch, fused in predict
         self._tokenizer = tokenizer
         self.prep = prep
         self.info = info
@@ -151,6 +159,17 @@ class OnnxClassifier:
             tokenizer = prepare_tokenizer(Tokenizer.from_file(str(model_dir / "tokenizer.json")))
         except Exception as exc:  # tokenizers raises plain Exception subclasses
             raise ModelError(f"cannot load the tokenizer of {model_dir}: {exc}") from exc
+        lexical = None
+        if LEXICAL_JSON in manifest.files:  # a hybrid (the manifest pinned its files)
+            try:
+                lexical = Lexical.load(model_dir)
+            except LexicalError as exc:
+                raise ModelError(f"cannot load the lexical branch of {model_dir}: {exc}") from exc
+            if lexical.labels != labels:
+                raise ModelError(
+                    f"the lexical branch of {model_dir} has labels {list(lexical.labels)}, "
+                    f"the manifest {list(labels)}"
+                )
 
         providers = choose_providers(provider, ort.get_available_providers())
         if providers[0] == "CUDAExecutionProvider" and hasattr(ort, "preload_dlls"):
@@ -185,8 +204,10 @@ class OnnxClassifier:
             max_length=prep.max_length,
             **trust,
         )
-        model = cls(session, tokenizer, prep, info, cuda=active == "CUDAExecutionProvider")
-        model.predict(model.tokenize(["warm-up"]))  # fail here, not on the first message
+        model = cls(
+            session, tokenizer, prep, info, cuda=active == "CUDAExecutionProvider", lexical=lexical
+        )
+        model.predict_texts(["warm-up"])  # fail here, not on the first message
         log.info(
             "model loaded",
             extra={
@@ -194,6 +215,7 @@ class OnnxClassifier:
                 "variant": info.variant,
                 "provider": info.provider,
                 "labels": list(labels),
+                "hybrid": lexical is not None,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
@@ -210,17 +232,30 @@ class OnnxClassifier:
     def _feeds(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         return build_feeds(ids, self.prep.pad_token_id, self._inputs)
 
-    def predict(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        """Probabilities, shape (rows, labels), float32, rows in the order given."""
+    def predict(
+        self, ids: Sequence[Sequence[int]], texts: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Probabilities, shape (rows, labels), float32, rows in the order given. ``texts``:
+        what ``ids`` were tokenized from; a hybrid needs them (its TF-IDF branch reads every
+        word) and fuses the two before calibration."""
         if not ids:
             return np.zeros((0, len(self.info.labels)), dtype=np.float32)
-        probs = softmax(self.logits(ids), self.info.temperature)
+        scores = self.logits(ids)
+        if self.lexical is not None:
+            if texts is None or len(texts) != len(ids):
+                raise ModelError("a hybrid model needs the texts of the rows it classifies")
+            scores = self.lexical.fuse(scores, texts)
+        probs = softmax(scores, self.info.temperature)
         if probs.shape != (len(ids), len(self.info.labels)):
             raise ModelError(
                 f"model returned shape {probs.shape} for {len(ids)} rows and "
                 f"{len(self.info.labels)} labels"
             )
         return probs
+
+    def predict_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`predict` on ``texts`` (tokenized here), one call."""
+        return self.predict(self.tokenize(texts), texts)
 
     def logits(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """The graph's raw logits (before calibration), float32, rows in the order given."""

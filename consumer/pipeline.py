@@ -50,7 +50,9 @@ class Model(Protocol):
 
     def tokenize_marked(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]: ...
 
-    def predict(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...
+    def predict(
+        self, ids: Sequence[Sequence[int]], texts: Sequence[str] | None = None
+    ) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def classify(
     out = np.empty((len(texts), n_labels), dtype=np.float32)
     with timer("infer"):
         for call in calls:
-            probs = model.predict([ids[i] for i in call])
+            probs = model.predict([ids[i] for i in call], [texts[i] for i in call])
             if probs.shape != (len(call), n_labels):
                 raise ValueError(
                     f"model returned shape {probs.shape} for {len(call)} rows of {n_labels} labels"

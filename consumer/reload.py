@@ -160,7 +160,7 @@ class Reloader:
                 f"its labels ({', '.join(labels)}) differ from the served model's "
                 f"({', '.join(self.loop.labels)}); a new label set needs a restart"
             )
-        probs = np.asarray(model.predict(model.tokenize(WARM_UP)))
+        probs = np.asarray(model.predict_texts(WARM_UP))
         if probs.shape != (len(WARM_UP), len(labels)) or not np.all(np.isfinite(probs)):
             raise ValueError(f"the warm-up batch gave {probs.shape} scores, not finite ones")
         return build_served(s, model, self.record_limits)

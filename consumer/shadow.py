@@ -159,7 +159,7 @@ class Shadow:
     def score(self, work: ShadowWork) -> list[bool]:
         """Run the candidate on ``work`` and count agreement; returns agree per article."""
         model = self.model  # one model per batch, whatever a reload does meanwhile
-        probs = np.asarray(model.predict(model.tokenize(work.texts)))
+        probs = np.asarray(model.predict_texts(work.texts))
         labels: Sequence[str] = model.info.labels
         shadow = [labels[i] for i in np.argmax(probs, axis=1)]
         m = self.metrics

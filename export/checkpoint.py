@@ -15,6 +15,8 @@ from typing import Any
 
 from export.errors import CheckpointError, EvalGateError
 from newsclf.calibration import Calibration
+from newsclf.lexical import PARITY_ATOL, Lexical, LexicalError
+from newsclf.lexical import present as lexical_present
 from newsclf.textprep import PREPROCESSING_FILE, Preprocessing
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class Checkpoint:
     training_config: dict[str, Any] | None
     calibration: dict[str, Any] | None = None
     languages: dict[str, Any] | None = None
+    lexical: Lexical | None = None  # a hybrid's TF-IDF branch (newsclf.lexical)
+
+    def served_scores(self, logits: Any, texts: list[str]) -> Any:
+        """What the service turns into probabilities: the logits, fused with the lexical
+        branch when the checkpoint is a hybrid."""
+        return self.lexical.fuse(logits, texts) if self.lexical is not None else logits
 
     @property
     def temperature(self) -> float:
@@ -161,7 +169,32 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         training_config=_read_json(path / TRAINING_CONFIG_FILE),
         calibration=_calibration(path / CALIBRATION_FILE),
         languages=_languages(path / LANGUAGES_FILE),
+        lexical=_lexical(path, labels),
     )
+
+
+def _lexical(path: Path, labels: list[str]) -> Lexical | None:
+    """The checkpoint's TF-IDF branch, held to the parity gate: it must reproduce the
+    figures scikit-learn gave at training within ``PARITY_ATOL``."""
+    if not lexical_present(path):
+        return None
+    try:
+        branch = Lexical.load(path)
+        error = branch.parity_error()
+    except LexicalError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    if list(branch.labels) != list(labels):
+        raise CheckpointError(
+            f"{path}: the lexical branch's labels {list(branch.labels)} are not the model's "
+            f"{list(labels)}"
+        )
+    if error > PARITY_ATOL:
+        raise CheckpointError(
+            f"{path}: the lexical branch disagrees with training by {error:.2e} "
+            f"(> {PARITY_ATOL}) on its reference articles"
+        )
+    log.info("export.lexical terms=%d parity=%.1e", len(branch.vocabulary), error)
+    return branch
 
 
 def _calibration(path: Path) -> dict[str, Any] | None:

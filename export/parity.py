@@ -240,7 +240,11 @@ def measure_parity(
         )
     diff = np.abs(onnx_out - torch_out)
     max_diff = float(diff.max()) if np.isfinite(diff).all() else math.inf
-    same = onnx_out.argmax(axis=1) == torch_out.argmax(axis=1)
+    # Labels and accuracy as served (fused with a hybrid's lexical branch); the logit
+    # difference is the graph's own.
+    onnx_served = checkpoint.served_scores(onnx_out, data.texts)
+    torch_served = checkpoint.served_scores(torch_out, data.texts)
+    same = onnx_served.argmax(axis=1) == torch_served.argmax(axis=1)
     report = ParityReport(
         samples=len(data.texts),
         max_abs_logit_diff=max_diff,
@@ -251,10 +255,10 @@ def measure_parity(
         thresholds=thresholds,
         data=data.source,
         torch_accuracy=_accuracy(
-            torch_out[: data.scored], data.labels[: data.scored], checkpoint.labels
+            torch_served[: data.scored], data.labels[: data.scored], checkpoint.labels
         ),
         onnx_accuracy=_accuracy(
-            onnx_out[: data.scored], data.labels[: data.scored], checkpoint.labels
+            onnx_served[: data.scored], data.labels[: data.scored], checkpoint.labels
         ),
         seconds=round(time.perf_counter() - started, 3),
     )

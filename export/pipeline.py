@@ -30,6 +30,7 @@ from export.parity import (
 )
 from export.reference import test_split_reference
 from export.variants import INT8_TARGETS, PROVIDERS, VARIANTS
+from newsclf.lexical import FILES as LEXICAL_FILES
 from newsclf.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -114,6 +115,9 @@ def _assemble(checkpoint: Checkpoint, model: Path, external: list[str], model_di
         shutil.move(str(model.parent / name), model_dir / name)
     for name in [*checkpoint.tokenizer_files, CONFIG_FILE, PREPROCESSING_FILE]:
         shutil.copyfile(checkpoint.path / name, model_dir / name)
+    if checkpoint.lexical is not None:  # a hybrid's TF-IDF branch
+        for name in LEXICAL_FILES:
+            shutil.copyfile(checkpoint.path / name, model_dir / name)
     if (checkpoint.path / MODEL_CARD).is_file():  # the model card travels with the model
         shutil.copyfile(checkpoint.path / MODEL_CARD, model_dir / MODEL_CARD)
 
@@ -228,6 +232,13 @@ def export_model(
             extra["calibration"] = ckpt.calibration
         if ckpt.languages is not None:
             extra["languages"] = ckpt.languages
+        if ckpt.lexical is not None:
+            extra["lexical"] = {
+                "terms": len(ckpt.lexical.vocabulary),
+                "buckets_max_words": list(ckpt.lexical.buckets),
+                "transformer_weights": list(ckpt.lexical.weights),
+                "parity_max_abs_log_proba_diff": ckpt.lexical.parity_error(),
+            }
         if reference is not None:
             extra["reference"] = reference.to_dict()
         if min_macro_f1 is not None:

@@ -47,7 +47,8 @@ def test_split_reference(
         )
     except Exception as exc:  # onnxruntime raises its own runtime error types
         raise ExportError(f"ONNX Runtime failed on the test split: {exc}") from exc
-    probs = softmax(logits, checkpoint.temperature)  # as the service computes it
+    scores = checkpoint.served_scores(logits, data.texts)
+    probs = softmax(scores, checkpoint.temperature)  # as the service computes it
     reference = Reference.from_predictions(probs, checkpoint.labels, "test", data.labels)
     log.info(
         "export.reference articles=%d accuracy=%s seconds=%.2f",

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--keep-trainer-checkpoints", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=S)
+    t.add_argument(
+        "--hybrid",
+        action=argparse.BooleanOptionalAction,
+        default=S,
+        help="fuse the transformer with a served TF-IDF branch (default: on)",
+    )
     e = p.add_argument_group("evaluation")
     e.add_argument(
         "--review-target-accuracy",

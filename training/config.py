@@ -67,6 +67,9 @@ class TrainConfig(BaseModel):
     resume: bool = False
     keep_trainer_checkpoints: bool = False
     baseline: bool = True
+    # serve a hybrid: the transformer fused with a TF-IDF branch fitted on every view of the
+    # training articles, one weight per input length chosen on validation (newsclf.lexical)
+    hybrid: bool = True
     # calibration (newsclf.calibration): the review threshold is the lowest calibrated confidence
     # at which validation articles reach this accuracy (calibration.json): counted from their
     # labels ("empirical") or expected from their calibrated confidences ("expected"); and it

@@ -95,6 +95,16 @@ def render_model_card(report: dict[str, Any]) -> str:
                 f"| {name} | {_pct(ours[view]['accuracy'])} | {_pct(ours[view]['macro_f1'])} "
                 f"| {_pct(other.get('accuracy'))} | {_pct(other.get('macro_f1'))} |"
             )
+    hybrid = report.get("hybrid")
+    if hybrid:
+        lines += [
+            "",
+            "The model is a hybrid: the fine-tuned transformer's probabilities fused "
+            "log-linearly with a TF-IDF + logistic-regression branch that reads every word "
+            f"(`lexical.json`, `lexical.npz`), transformer weight {hybrid['transformer_weights']} "
+            f"for inputs of up to {hybrid['buckets_max_words']} words and longer, chosen on the "
+            "validation split. The figures above are the fused model's, as served.",
+        ]
     n_test = sizes.get("test")
     lines += [
         "",

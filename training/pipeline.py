@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from newsclf.calibration import Calibration
+from newsclf.lexical import FILES as LEXICAL_FILES
+from newsclf.lexical import Lexical
 from newsclf.textprep import Preprocessing
 from training.baseline import run_baseline
 from training.calibration_report import calibration_section, fit_calibration
 from training.config import TrainConfig
 from training.data import Dataset, add_reviewed, load_dataset
 from training.errors import TrainingError
+from training.hybrid import choose_weights, fit_branch
 from training.metrics import classification_metrics
 from training.modeling import check_model_source, load_model, load_tokenizer, resolve_model
 from training.report import (
@@ -179,7 +182,9 @@ def _check_positions(model: PreTrainedModel, max_length: int, model_path: str) -
 
 @dataclass
 class Evaluation:
-    """A fine-tuned model on its split: test metrics, the baseline, the calibration."""
+    """A fine-tuned model on its split, scored as it is served (fused with the lexical branch
+    when the model is a hybrid): test metrics, the baseline, the calibration. ``test_logits``
+    and ``val_logits`` are the served scores, before temperature."""
 
     metrics: dict[str, Any]  # classification_metrics on the test split
     baseline: dict[str, Any] | None
@@ -188,43 +193,95 @@ class Evaluation:
     test_labels: list[int]
     val_logits: np.ndarray | None = None
     val_labels: list[int] | None = None
+    lexical: Lexical | None = None
+
+
+def _scores(names: list[str], labels: list[int], scores: np.ndarray) -> dict[str, float]:
+    scored = classification_metrics(labels, np.argmax(scores, axis=-1).tolist(), names)
+    return {k: scored[k] for k in ("accuracy", "macro_f1")}
+
+
+def fit_hybrid(
+    config: TrainConfig,
+    data: PreparedData,
+    val_views: dict[str, tuple[list[str], np.ndarray]],
+    val_labels: list[int],
+) -> Lexical:
+    """The served TF-IDF branch, fitted on every view of the training articles, with its
+    fusion weights chosen on ``val_views`` (view -> texts, transformer logits)."""
+    names = data.dataset.label_names
+    train_texts, train_labels = data.part("train")
+    train_views = short_views(train_texts, [data.dataset.title_of(i) for i in data.split.train])
+    texts = [*train_texts, *(t for view in (train_views or {}).values() for t in view)]
+    labels = list(train_labels) * (1 + len(train_views or {}))
+    branch = fit_branch(texts, labels, names, config.seed)
+    return choose_weights(
+        branch,
+        {view: logits for view, (_, logits) in val_views.items()},
+        {view: texts for view, (texts, _) in val_views.items()},
+        val_labels,
+    )
 
 
 def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> Evaluation:
     """Test metrics and the baseline on the test split; temperature and review threshold fitted
-    on the validation split (serving preprocessing) and measured on the test split."""
-    labels = data.dataset.label_names
+    on the validation split (serving preprocessing) and measured on the test split. A hybrid
+    (``config.hybrid``) is scored fused, and its transformer alone under ``"transformer"``."""
+    names = data.dataset.label_names
+
+    def logits_of(texts: list[str]) -> np.ndarray:
+        return predict_logits(
+            trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
+        )
+
+    def views_of(part: str) -> dict[str, tuple[list[str], np.ndarray]]:
+        texts, _ = data.part(part)
+        idx = getattr(data.split, part)
+        short = short_views(texts, [data.dataset.title_of(i) for i in idx]) or {}
+        return {"full": (texts, logits_of(texts))} | {
+            name: (view, logits_of(view)) for name, view in short.items()
+        }
+
     test_texts, test_labels = data.part("test")
-    logits = predict_logits(
-        trained.model, trained.tokenizer, test_texts, trained.prep, config.eval_batch_size
+    val_texts, val_labels = data.part("val")
+    test = views_of("test")
+    val = views_of("val")
+    lexical = fit_hybrid(config, data, val, list(val_labels)) if config.hybrid else None
+
+    def served(texts: list[str], logits: np.ndarray) -> np.ndarray:
+        return lexical.fuse(logits, texts) if lexical is not None else logits
+
+    scores = {view: served(texts, logits) for view, (texts, logits) in test.items()}
+    metrics = classification_metrics(
+        test_labels, np.argmax(scores["full"], axis=-1).tolist(), names
     )
-    metrics = classification_metrics(test_labels, np.argmax(logits, axis=-1).tolist(), labels)
     log.info("eval.test accuracy=%.4f macro_f1=%.4f", metrics["accuracy"], metrics["macro_f1"])
-    views = short_views(test_texts, [data.dataset.title_of(i) for i in data.split.test])
-    if views:
+    short = {view: texts for view, (texts, _) in test.items() if view != "full"}
+    if short:
         metrics["views"] = {}
-        for name, texts in views.items():
-            view_logits = predict_logits(
-                trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
-            )
-            scored = classification_metrics(
-                test_labels, np.argmax(view_logits, axis=-1).tolist(), labels
-            )
-            metrics["views"][name] = {k: scored[k] for k in ("accuracy", "macro_f1")}
+        for view in short:
+            metrics["views"][view] = _scores(names, test_labels, scores[view])
             log.info(
                 "eval.view name=%s accuracy=%.4f macro_f1=%.4f",
-                name,
-                scored["accuracy"],
-                scored["macro_f1"],
+                view,
+                metrics["views"][view]["accuracy"],
+                metrics["views"][view]["macro_f1"],
             )
-    val_texts, val_labels = data.part("val")
-    val_logits = predict_logits(
-        trained.model, trained.tokenizer, val_texts, trained.prep, config.eval_batch_size
-    )
+    if lexical is not None:  # the transformer alone, beside what is served
+        alone = {view: _scores(names, test_labels, logits) for view, (_, logits) in test.items()}
+        metrics["transformer"] = {**alone.pop("full"), "views": alone}
+        metrics["hybrid"] = {
+            "branch": "tfidf(sublinear_tf, english stop words) + logistic_regression(C=10), "
+            "fitted on every view of the training articles",
+            "terms": len(lexical.vocabulary),
+            "buckets_max_words": list(lexical.buckets),
+            "transformer_weights": list(lexical.weights),
+        }
+    val_scores = served(val_texts, val["full"][1])
     calibration = fit_calibration(
-        val_logits,
+        val_scores,
         val_labels,
-        logits,
+        scores["full"],
         test_labels,
         config.review_target_accuracy,
         config.threshold_rule,
@@ -239,12 +296,19 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
             train_labels,
             test_texts,
             test_labels,
-            labels,
+            names,
             seed=config.seed,
-            views=views,
+            views=short or None,
         )
     return Evaluation(
-        metrics, baseline, calibration, logits, list(test_labels), val_logits, list(val_labels)
+        metrics,
+        baseline,
+        calibration,
+        scores["full"],
+        list(test_labels),
+        val_scores,
+        list(val_labels),
+        lexical,
     )
 
 
@@ -288,6 +352,10 @@ def finalize(
     trained.prep.save(output_dir)
     config.save(output_dir)
     evaluation.calibration.save(output_dir)
+    for name in LEXICAL_FILES:  # a rerun without the branch must not leave an old one
+        (output_dir / name).unlink(missing_ok=True)
+    if evaluation.lexical is not None:
+        evaluation.lexical.save(output_dir)
     write_heldout(output_dir / HELDOUT_JSONL, test_texts, [labels[i] for i in test_labels])
     train_texts_all, train_labels_all = data.part("train")
     sample = sorted(

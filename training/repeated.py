@@ -97,6 +97,11 @@ class SplitRow:
     baseline_lead_macro_f1: float | None = None
     diff_lead_accuracy: float | None = None
     diff_lead_macro_f1: float | None = None
+    # a hybrid's transformer alone, unfused (None when the served model is the transformer)
+    transformer_accuracy: float | None = None
+    transformer_macro_f1: float | None = None
+    transformer_headline_accuracy: float | None = None
+    transformer_lead_accuracy: float | None = None
 
     @property
     def ece_change(self) -> float:
@@ -106,7 +111,13 @@ class SplitRow:
 
 # summary group -> {name in the report: SplitRow field}
 SUMMARY_FIELDS: dict[str, dict[str, str]] = {
-    "transformer": {"accuracy": "accuracy", "macro_f1": "macro_f1"},
+    "transformer": {"accuracy": "accuracy", "macro_f1": "macro_f1"},  # what is served
+    "transformer_alone": {
+        "accuracy": "transformer_accuracy",
+        "macro_f1": "transformer_macro_f1",
+        "headline_accuracy": "transformer_headline_accuracy",
+        "lead_accuracy": "transformer_lead_accuracy",
+    },
     "baseline": {"accuracy": "baseline_accuracy", "macro_f1": "baseline_macro_f1"},
     "difference": {"accuracy": "diff_accuracy", "macro_f1": "diff_macro_f1"},
     "headline": {
@@ -236,6 +247,7 @@ def _run_split(
         train_seconds=round(trained.fit.train_seconds, 2),
         seconds=round(time.perf_counter() - start, 2),
         **_view_fields(metrics, baseline),
+        **_alone_fields(metrics),
     )
     del trained, evaluation
     _release_memory()
@@ -253,6 +265,18 @@ def _view_fields(metrics: dict[str, Any], baseline: dict[str, Any]) -> dict[str,
             out[f"{view}_{metric}"] = ours[view][metric]
             out[f"baseline_{view}_{metric}"] = theirs[view][metric]
             out[f"diff_{view}_{metric}"] = ours[view][metric] - theirs[view][metric]
+    return out
+
+
+def _alone_fields(metrics: dict[str, Any]) -> dict[str, float]:
+    """A hybrid's transformer alone (the SplitRow's ``transformer_*`` fields)."""
+    alone = metrics.get("transformer")
+    if not alone:
+        return {}
+    out = {"transformer_accuracy": alone["accuracy"], "transformer_macro_f1": alone["macro_f1"]}
+    for view in SHORT_VIEWS:
+        if view in alone.get("views", {}):
+            out[f"transformer_{view}_accuracy"] = alone["views"][view]["accuracy"]
     return out
 
 
@@ -392,6 +416,9 @@ SUMMARY_LABELS = (
         _pts,
     ),
     ("lead", "diff_macro_f1", "transformer − baseline macro-F1, headline + first sentence", _pts),
+    ("transformer_alone", "accuracy", "hybrid's transformer alone, accuracy", _pct),
+    ("transformer_alone", "headline_accuracy", "hybrid's transformer alone, headline", _pct),
+    ("transformer_alone", "lead_accuracy", "hybrid's transformer alone, headline + sentence", _pct),
     ("calibration", "ece_before", "test ECE before calibration", _pct),
     ("calibration", "ece_after", "test ECE after calibration", _pct),
     ("calibration", "ece_change", "**test ECE after − before** (points, paired)", _pts),
@@ -441,6 +468,8 @@ def render_repeated(report: dict[str, Any]) -> str:
     summary = report["summary"]
     for group, name, label, fmt in SUMMARY_LABELS:
         e = summary[group][name]
+        if group == "transformer_alone" and not e["n"]:
+            continue  # the served model is the transformer: nothing to set beside it
         std = "–" if e["std"] is None else f"{100 * e['std']:.2f}"
         interval = _range(e["low"], e["high"], fmt)
         corrected = _range(e["corrected"]["low"], e["corrected"]["high"], fmt)

@@ -80,6 +80,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 else f"| {key}, headline + first sentence | {_pct(scores[key])} "
                 f"| {_pct(other.get(key))} |"
             )
+    lines += hybrid_lines(report)
     lines += ["", "## Per class (model)", "", "| label | precision | recall | F1 | support |"]
     lines.append("|---|---|---|---|---|")
     for name in labels:
@@ -100,6 +101,33 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Hyperparameters", "", "| name | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in hp.items()]
     return "\n".join(lines) + "\n"
+
+
+def hybrid_lines(report: dict[str, Any]) -> list[str]:
+    """The served hybrid: its transformer alone beside the fused model, and the weights."""
+    hybrid, alone = report.get("hybrid"), report.get("transformer")
+    if not hybrid or not alone:
+        return []
+    names = {"full": "whole article", "headline": "headline only", "lead": "headline + first"}
+    served = {"full": report, **(report.get("views") or {})}
+    lines = [
+        "",
+        "## Hybrid: what fusing the TF-IDF branch adds",
+        "",
+        f"Served: the transformer fused with a TF-IDF branch ({hybrid['terms']} terms), "
+        f"transformer weight {hybrid['transformer_weights']} for inputs of up to "
+        f"{hybrid['buckets_max_words']} words and longer (chosen on validation).",
+        "",
+        "| input | transformer alone | served (fused) |",
+        "|---|---|---|",
+    ]
+    for view, name in names.items():
+        mine = alone if view == "full" else (alone.get("views") or {}).get(view)
+        if mine and view in served:
+            lines.append(
+                f"| {name} | {_pct(mine['accuracy'])} | {_pct(served[view]['accuracy'])} |"
+            )
+    return lines
 
 
 def plot_confusion_matrix(matrix: list[list[int]], labels: Sequence[str], path: str | Path) -> Path:

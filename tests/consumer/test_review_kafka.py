@@ -41,7 +41,7 @@ def calibrated_scores(model_dir, articles) -> dict[str, float]:
     """The served (calibrated) confidence of each article, computed apart from the service."""
     model = OnnxClassifier.load(model_dir, "cpu", 1)
     texts = [compose(a.get("title"), a.get("text")) for a in articles]
-    probs = model.predict(model.tokenize(texts))
+    probs = model.predict_texts(texts)
     return {a["id"]: float(p) for a, p in zip(articles, np.max(probs, axis=1), strict=True)}
 
 

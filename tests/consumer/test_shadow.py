@@ -43,16 +43,13 @@ def test_the_candidate_scores_what_the_live_model_classified(tiny_model_dir, tin
     candidate = OnnxClassifier.load(tiny_model_dir_int8, "cpu", 1)
     b = batch(6)
     texts = [d.text for d in b.decoded]
-    live_labels = [live.info.labels[i] for i in live.predict(live.tokenize(texts)).argmax(axis=1)]
+    live_labels = [live.info.labels[i] for i in live.predict_texts(texts).argmax(axis=1)]
     b.results = [Result(i, lab, 0.9, None) for i, lab in enumerate(live_labels)]
     metrics = Metrics()
     published = []
     shadow = Shadow(candidate, metrics, publish=lambda k, v: published.append((k, json.loads(v))))
     agree = shadow.score(work_of(b))
-    cand = [
-        candidate.info.labels[i]
-        for i in candidate.predict(candidate.tokenize(texts)).argmax(axis=1)
-    ]
+    cand = [candidate.info.labels[i] for i in candidate.predict_texts(texts).argmax(axis=1)]
     assert agree == [a == c for a, c in zip(live_labels, cand, strict=True)]
     total = sample(metrics, "newsclf_shadow_predictions_total", outcome="agree") + sample(
         metrics, "newsclf_shadow_predictions_total", outcome="disagree"
@@ -76,7 +73,7 @@ def test_disagreements_are_published_with_both_labels(tiny_model_dir_int8):
     candidate = OnnxClassifier.load(tiny_model_dir_int8, "cpu", 1)
     b = batch(4)
     predicted = candidate.info.labels[
-        candidate.predict(candidate.tokenize([d.text for d in b.decoded])).argmax(axis=1)[0]
+        candidate.predict_texts([d.text for d in b.decoded]).argmax(axis=1)[0]
     ]
     other = next(lab for lab in candidate.info.labels if lab != predicted)
     b.results = [Result(0, other, 0.8, None)]  # the live model said something else for a0
@@ -103,9 +100,9 @@ class SlowCandidate:
     def tokenize(self, texts):
         return self.model.tokenize(texts)
 
-    def predict(self, ids):
+    def predict_texts(self, texts):
         self.gate.wait(10)
-        return self.model.predict(ids)
+        return self.model.predict_texts(texts)
 
 
 def test_a_full_queue_drops_shadow_work_and_never_waits(tiny_model_dir_int8):
@@ -139,7 +136,7 @@ def test_sampling_is_deterministic_in_the_batchs_position():
 
 def test_a_failing_candidate_is_counted_and_the_shadow_goes_on(tiny_model_dir_int8):
     class Broken(SlowCandidate):
-        def predict(self, ids):
+        def predict_texts(self, texts):
             raise RuntimeError("out of memory")
 
     metrics = Metrics()
