@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ class Lexical:
                 idf, coef, intercept = (
                     np.asarray(arrays[k], dtype=np.float64) for k in ("idf", "coef", "intercept")
                 )
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise LexicalError(f"cannot read the lexical branch in {directory}: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("token_pattern") != TOKEN_PATTERN:
             raise LexicalError(f"{directory / LEXICAL_JSON}: not a branch this version serves")

@@ -83,3 +83,44 @@ def test_the_manifests_typed_views_are_what_the_model_serves(tiny_model_dir):
     assert manifest.supported_languages == info.supported_languages
     assert (manifest.reference is None) == (info.reference is None)
     assert load_manifest(tiny_model_dir).to_dict() == manifest.to_dict()  # nothing lost
+
+
+def test_a_hybrid_serves_the_fused_calibrated_probabilities(tiny_model_dir, tiny_checkpoint):
+    """The default model fuses its TF-IDF branch: through the service's classify stage, an
+    article's probabilities are softmax(fuse(logits, text) / T), for whole articles and
+    headlines alike, and the branch is what training saved."""
+    import contextlib
+
+    import numpy as np
+
+    from consumer.pipeline import classify
+    from newsclf.calibration import softmax
+    from newsclf.lexical import Lexical
+
+    model = OnnxClassifier.load(tiny_model_dir, "cpu", 1)
+    assert model.lexical is not None
+    rows = [json.loads(x) for x in (tiny_checkpoint / "heldout.jsonl").read_text().splitlines()]
+    texts = [r["text"] for r in rows[:6]] + [r["text"].split("\n")[0][:60] for r in rows[:6]]
+    ids = model.tokenize(texts)
+    fused = Lexical.load(tiny_checkpoint).fuse(model.logits(ids), texts)
+    expected = softmax(fused, model.info.temperature)
+    np.testing.assert_allclose(model.predict_texts(texts), expected, atol=1e-6)
+    classified = classify(model, texts, 4, 1 << 20, lambda _stage: contextlib.nullcontext())
+    np.testing.assert_allclose(classified.probs, expected, atol=1e-6)
+    with pytest.raises(ModelError, match="needs the texts"):
+        model.predict(ids)
+
+
+def test_a_hybrid_whose_branch_does_not_load_is_refused(tiny_model_dir, tmp_path):
+    from newsclf.lexical import LEXICAL_JSON
+
+    broken = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, broken)
+    meta = json.loads((broken / LEXICAL_JSON).read_text())
+    meta["weights"] = [2.0] * len(meta["weights"])
+    (broken / LEXICAL_JSON).write_text(json.dumps(meta))
+    manifest = json.loads((broken / MANIFEST_FILE).read_text())
+    manifest["files"][LEXICAL_JSON] = sha256_file(broken / LEXICAL_JSON)  # re-hashed: it verifies
+    (broken / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="lexical branch.*must lie in"):
+        OnnxClassifier.load(broken, "cpu", 1)

@@ -292,3 +292,42 @@ def test_tiny_model_dir_fixture(tiny_model_dir: Path) -> None:
     assert manifest.variant == "fp32"
     assert tiny_model_dir.name.startswith("model-")
     assert manifest.parity["passed"] is True
+
+
+def test_a_hybrids_branch_travels_pinned_with_its_parity(
+    exported: Exported, tiny_checkpoint: Path
+) -> None:
+    from newsclf.lexical import FILES, Lexical
+
+    out, manifest = exported("fp32")
+    for name in FILES:
+        assert (out / name).read_bytes() == (tiny_checkpoint / name).read_bytes()
+        assert manifest.files[name] == sha256_file(out / name)
+    lexical = manifest.extra["lexical"]
+    branch = Lexical.load(out)
+    assert lexical["transformer_weights"] == list(branch.weights)
+    assert lexical["terms"] == len(branch.vocabulary)
+    assert lexical["parity_max_abs_log_proba_diff"] < 1e-6
+    # the drift reference is the served (fused) model's accuracy on the test split
+    assert manifest.extra["reference"]["accuracy"] == pytest.approx(
+        json.loads((tiny_checkpoint / "eval_report.json").read_text())["accuracy"], abs=0.02
+    )
+
+
+def test_a_branch_that_disagrees_with_training_is_not_exported(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    from export.errors import CheckpointError
+    from newsclf.lexical import LEXICAL_NPZ
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    with np.load(ckpt / LEXICAL_NPZ) as arrays:
+        parts = dict(arrays)
+    parts["idf"][::2] *= 1.5  # a branch that is not the one training measured (a uniform
+    # scaling would not do: the l2 normalisation cancels it)
+    np.savez(ckpt / LEXICAL_NPZ, **parts)
+    out = tmp_path / "model"
+    with pytest.raises(CheckpointError, match="disagrees with training"):
+        export_model(ckpt, out, "fp32")
+    assert not out.exists()
