@@ -57,6 +57,7 @@ class Checkpoint:
     calibration: dict[str, Any] | None = None
     languages: dict[str, Any] | None = None
     lexical: Lexical | None = None  # a hybrid's TF-IDF branch (newsclf.lexical)
+    lexical_parity: float | None = None  # its max |Δ log p| from training's reference
 
     def served_scores(self, logits: Any, texts: list[str]) -> Any:
         """What the service turns into probabilities: the logits, fused with the lexical
@@ -169,15 +170,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         training_config=_read_json(path / TRAINING_CONFIG_FILE),
         calibration=_calibration(path / CALIBRATION_FILE),
         languages=_languages(path / LANGUAGES_FILE),
-        lexical=_lexical(path, labels),
+        **_lexical(path, labels),
     )
 
 
-def _lexical(path: Path, labels: list[str]) -> Lexical | None:
-    """The checkpoint's TF-IDF branch, held to the parity gate: it must reproduce the
-    figures scikit-learn gave at training within ``PARITY_ATOL``."""
+def _lexical(path: Path, labels: list[str]) -> dict[str, Any]:
+    """The checkpoint's TF-IDF branch and its measured parity (the Checkpoint's fields), held
+    to the parity gate: it must reproduce the figures scikit-learn gave at training within
+    ``PARITY_ATOL``."""
     if not lexical_present(path):
-        return None
+        return {}
     try:
         branch = Lexical.load(path)
         error = branch.parity_error()
@@ -194,7 +196,7 @@ def _lexical(path: Path, labels: list[str]) -> Lexical | None:
             f"(> {PARITY_ATOL}) on its reference articles"
         )
     log.info("export.lexical terms=%d parity=%.1e", len(branch.vocabulary), error)
-    return branch
+    return {"lexical": branch, "lexical_parity": error}
 
 
 def _calibration(path: Path) -> dict[str, Any] | None:

@@ -237,7 +237,7 @@ def export_model(
                 "terms": len(ckpt.lexical.vocabulary),
                 "buckets_max_words": list(ckpt.lexical.buckets),
                 "transformer_weights": list(ckpt.lexical.weights),
-                "parity_max_abs_log_proba_diff": ckpt.lexical.parity_error(),
+                "parity_max_abs_log_proba_diff": ckpt.lexical_parity,
             }
         if reference is not None:
             extra["reference"] = reference.to_dict()

@@ -80,8 +80,9 @@ def _labels(labels: Sequence[int] | np.ndarray, n: int, n_classes: int) -> np.nd
     return array
 
 
-def _log_softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits / temperature
+def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise ``log softmax(logits / temperature)``, stable for any finite logits."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
@@ -94,7 +95,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     array = np.asarray(logits, dtype=np.float64)
     if array.ndim not in (1, 2):
         raise ValueError(f"logits must be 1-D or 2-D, got shape {array.shape}")
-    return np.exp(_log_softmax(array, temperature))
+    return np.exp(log_softmax(array, temperature))
 
 
 def negative_log_likelihood(
@@ -105,7 +106,7 @@ def negative_log_likelihood(
     y = _labels(labels, len(array), array.shape[1])
     if not len(y):
         return 0.0
-    return float(-_log_softmax(array, temperature)[np.arange(len(y)), y].mean())
+    return float(-log_softmax(array, temperature)[np.arange(len(y)), y].mean())
 
 
 def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
@@ -129,7 +130,7 @@ def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
         return 1.0
 
     def nll(log_t: float) -> float:
-        return float(-_log_softmax(array, math.exp(log_t))[rows, y].mean())
+        return float(-log_softmax(array, math.exp(log_t))[rows, y].mean())
 
     lo, hi = (math.log(b) for b in TEMPERATURE_BOUNDS)
     grid = np.linspace(lo, hi, _GRID_POINTS)

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from newsclf.calibration import log_softmax
+
 LEXICAL_JSON = "lexical.json"
 LEXICAL_NPZ = "lexical.npz"
 FILES = (LEXICAL_JSON, LEXICAL_NPZ)
@@ -54,10 +56,9 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+def mix(logits: np.ndarray, branch_log_proba: np.ndarray, w: float | np.ndarray) -> np.ndarray:
+    """The fusion: ``w * log_softmax(logits) + (1 - w) * branch_log_proba`` (float64)."""
+    return w * log_softmax(logits) + (1 - w) * branch_log_proba
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,6 @@ class Lexical:
             raise LexicalError("lexical branch: non-finite coefficients or idf")
 
     # -- the branch --------------------------------------------------------------------------
-    def analyze(self, text: str) -> list[str]:
-        """Terms of ``text`` as scikit-learn's TfidfVectorizer counts them."""
-        doc = text.lower() if self.lowercase else text
-        return [t for t in _WORDS.findall(doc) if t not in self.stop_words]
-
     def counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary indices ``text`` holds and how often. Stop words are never in the
         vocabulary (scikit-learn removes them before building it), so they need no filter here;
@@ -151,10 +147,9 @@ class Lexical:
         if len(texts) != logits.shape[0]:
             raise LexicalError(f"{logits.shape[0]} rows of logits for {len(texts)} texts")
         w = self.transformer_weights(texts)[:, None]
-        scores = w * log_softmax(logits)
-        if (w < 1).any():
-            scores = scores + (1 - w) * self.log_proba(texts)
-        return scores.astype(np.float32)
+        if not (w < 1).any():  # the transformer alone: no need to read the words
+            return log_softmax(logits).astype(np.float32)
+        return mix(logits, self.log_proba(texts), w).astype(np.float32)
 
     # -- parity -----------------------------------------------------------------------------
     def parity_error(self) -> float:

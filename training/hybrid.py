@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from newsclf.lexical import DEFAULT_BUCKETS, PARITY_ATOL, Lexical, LexicalError, log_softmax
+from newsclf.calibration import negative_log_likelihood
+from newsclf.lexical import DEFAULT_BUCKETS, PARITY_ATOL, Lexical, LexicalError, mix
 from training.baseline import build_baseline
 from training.errors import TrainingError
 
@@ -77,14 +78,6 @@ def _replace(branch: Lexical, **changes: object) -> Lexical:
         raise TrainingError(str(exc)) from exc
 
 
-def fused_nll(
-    logits: np.ndarray, branch_log_proba: np.ndarray, labels: np.ndarray, w: float
-) -> float:
-    """Mean negative log-likelihood of the fused probabilities at transformer weight ``w``."""
-    scores = log_softmax(w * log_softmax(logits) + (1 - w) * branch_log_proba)
-    return float(-scores[np.arange(len(labels)), labels].mean())
-
-
 def choose_weights(
     branch: Lexical,
     logits: Mapping[str, np.ndarray],
@@ -105,7 +98,10 @@ def choose_weights(
         if not rows.any():
             weights.append(1.0)
             continue
-        nll = {w: fused_nll(all_logits[rows], lp[rows], all_labels[rows], w) for w in WEIGHT_GRID}
+        nll = {
+            w: negative_log_likelihood(mix(all_logits[rows], lp[rows], w), all_labels[rows])
+            for w in WEIGHT_GRID
+        }
         best = min(WEIGHT_GRID, key=lambda w: (nll[w], -w))  # a tie keeps more transformer
         weights.append(float(best))
         log.info(

@@ -234,18 +234,18 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
             trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
         )
 
-    def views_of(part: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    def views_of(part: str, short: bool) -> dict[str, tuple[list[str], np.ndarray]]:
         texts, _ = data.part(part)
         idx = getattr(data.split, part)
-        short = short_views(texts, [data.dataset.title_of(i) for i in idx]) or {}
+        views = (short_views(texts, [data.dataset.title_of(i) for i in idx]) or {}) if short else {}
         return {"full": (texts, logits_of(texts))} | {
-            name: (view, logits_of(view)) for name, view in short.items()
+            name: (view, logits_of(view)) for name, view in views.items()
         }
 
     test_texts, test_labels = data.part("test")
     val_texts, val_labels = data.part("val")
-    test = views_of("test")
-    val = views_of("val")
+    test = views_of("test", short=True)
+    val = views_of("val", short=config.hybrid)  # the short views choose the fusion weights
     lexical = fit_hybrid(config, data, val, list(val_labels)) if config.hybrid else None
 
     def served(texts: list[str], logits: np.ndarray) -> np.ndarray:

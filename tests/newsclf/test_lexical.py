@@ -8,13 +8,13 @@ import re
 import numpy as np
 import pytest
 
+from newsclf.calibration import log_softmax
 from newsclf.lexical import (
     LEXICAL_JSON,
     LEXICAL_NPZ,
     TOKEN_PATTERN,
     Lexical,
     LexicalError,
-    log_softmax,
 )
 from training.baseline import build_baseline
 from training.hybrid import fit_branch
