@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--train-head-tokens", type=int, default=S)
     t.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=S)
+    t.add_argument(
+        "--train-short-views",
+        action=argparse.BooleanOptionalAction,
+        default=S,
+        help="also fine-tune on each training article's headline and headline + first sentence",
+    )
     t.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--num-threads", type=int, default=S)
     t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=S)

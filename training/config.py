@@ -62,6 +62,9 @@ class TrainConfig(BaseModel):
     lr_scheduler: str = "linear"
     gradient_accumulation: int = 1
     group_by_length: bool = True
+    # also fine-tune on each training article's headline and headline + first sentence
+    # (training.views): the served model meets such short texts in a news stream
+    train_short_views: bool = False
     freeze_embeddings: bool = False  # no optimizer updates for the token embedding matrix
     num_threads: int | None = None  # torch.set_num_threads; None leaves torch's default
     resume: bool = False

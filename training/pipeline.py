@@ -62,6 +62,7 @@ HYPERPARAMETER_KEYS = (
     "max_length",
     "head_tokens",
     "group_by_length",
+    "train_short_views",
     "freeze_embeddings",
     "num_hidden_layers",
     "seed",
@@ -153,7 +154,7 @@ def train_once(
         num_hidden_layers=config.num_hidden_layers,
     )
     _check_positions(model, prep.max_length, model_path)
-    train_texts, train_labels = data.part("train")
+    train_texts, train_labels = training_examples(config, data)
     val_texts, val_labels = data.part("val")
     fit = fine_tune(
         model,
@@ -170,6 +171,22 @@ def train_once(
         progress=progress,
     )
     return TrainedModel(fit.model, tokenizer, prep, fit, fit.val_metrics)
+
+
+def training_examples(config: TrainConfig, data: PreparedData) -> tuple[list[str], list[int]]:
+    """The training split's articles and, with ``train_short_views``, their headline and
+    headline + first sentence views as further examples of the same label."""
+    texts, labels = data.part("train")
+    if not config.train_short_views:
+        return texts, labels
+    views = short_views(texts, [data.dataset.title_of(i) for i in data.split.train])
+    if views is None:
+        raise TrainingError(
+            "train_short_views needs a headline for every training article "
+            "(a title column, or the corpus folder layout)"
+        )
+    log.info("train.short_views articles=%d examples=%d", len(texts), 3 * len(texts))
+    return [*texts, *views["headline"], *views["lead"]], list(labels) * 3
 
 
 def _check_positions(model: PreTrainedModel, max_length: int, model_path: str) -> None:

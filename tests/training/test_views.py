@@ -39,3 +39,40 @@ def test_a_csv_without_a_title_column_has_no_views(tmp_path):
     path.write_text("text,label\nfirst article,a\nsecond article,b\n", encoding="utf-8")
     dataset = load_dataset(path)
     assert short_views(dataset.texts, dataset.titles) is None
+
+
+def test_training_on_short_views_adds_each_training_articles_headline_and_lead():
+    from training.config import TrainConfig
+    from training.pipeline import prepare_data, training_examples
+
+    config = TrainConfig(limit=60, train_short_views=True)
+    data = prepare_data(config)
+    articles, labels = data.part("train")
+    texts, text_labels = training_examples(config, data)
+    n = len(articles)
+    assert len(texts) == len(text_labels) == 3 * n
+    assert texts[:n] == articles and text_labels == labels * 3
+    headlines = [data.dataset.title_of(i) for i in data.split.train]
+    assert texts[n : 2 * n] == headlines
+    assert all(
+        lead.startswith(h) and len(h) < len(lead) < len(a)
+        for h, lead, a in zip(headlines, texts[2 * n :], articles, strict=True)
+    )
+    held_out = {data.dataset.title_of(i) for i in data.split.val + data.split.test}
+    assert not held_out & set(texts[n : 2 * n])  # only training articles lend their views
+    assert training_examples(TrainConfig(limit=60), data) == (articles, labels)
+
+
+def test_training_on_short_views_needs_headlines(tmp_path):
+    import pytest
+
+    from training.config import TrainConfig
+    from training.errors import TrainingError
+    from training.pipeline import prepare_data, training_examples
+
+    path = tmp_path / "news.csv"
+    rows = "".join(f"article number {i} about {'ab'[i % 2]},{'ab'[i % 2]}\n" for i in range(20))
+    path.write_text("text,label\n" + rows, encoding="utf-8")
+    config = TrainConfig(data=str(path), train_short_views=True)
+    with pytest.raises(TrainingError, match="needs a headline"):
+        training_examples(config, prepare_data(config))
