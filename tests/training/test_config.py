@@ -125,3 +125,15 @@ def test_direct_construction_is_validated_like_a_file_and_the_file_lists_every_f
     saved = json.loads(TrainConfig().save(tmp_path).read_text())
     assert set(saved) == set(TrainConfig.model_fields)
     assert TrainConfig.from_dict(saved) == TrainConfig()
+
+
+def test_split_and_augmentation_flags_reach_the_config():
+    from training.cli import build_parser, config_from_args
+
+    def config(*argv: str) -> TrainConfig:
+        return config_from_args(build_parser().parse_args(list(argv)))
+
+    assert config().near_duplicate_threshold == 0.9 and not config().train_short_views
+    assert config("--near-duplicate-threshold", "none").near_duplicate_threshold is None
+    assert config("--near-duplicate-threshold", "0.8").near_duplicate_threshold == 0.8
+    assert config("--train-short-views").train_short_views

@@ -46,6 +46,8 @@ def test_eval_report_has_the_contract_keys(tiny_checkpoint):
     assert report["train_seconds"] > 0
     assert sum(report["split_sizes"].values()) == 250
     assert report["data"]["duplicates"] == 100
+    assert report["data"]["near_duplicate_threshold"] == 0.9
+    assert report["data"]["near_duplicate_groups"] >= 0
 
 
 def test_markdown_and_png(tiny_checkpoint):
@@ -130,6 +132,8 @@ def test_model_card_describes_the_checkpoint(tiny_checkpoint):
     assert f"| whole article | {100 * report['accuracy']:.2f} %" in body
     for name in report["labels"]:
         assert f"`{name}`" in body
+    groups = report["data"]["near_duplicate_groups"]
+    assert (f"{groups} groups of near duplicates" in body) == (groups > 0)
     if report.get("views"):  # the corpus has headlines: the short views are on the card
         assert "| headline only |" in body and "| headline + first sentence |" in body
     if report.get("calibration"):
