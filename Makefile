@@ -64,7 +64,7 @@ kafka-start: ## start Apache Kafka (KRaft, fetched from Maven Central) on 127.0.
 kafka-stop: ## stop it
 	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh stop
 
-bench: install ## benchmarks: serving overhead and memory, text preparation, batching, ONNX variants, end to end (ratios side by side)
+bench: install ## benchmarks: serving overhead and memory, text preparation, batching, ONNX variants, speed by window, end to end (ratios side by side)
 	$(PY) -m benchmarks.run
 
 review-check: install ## stream other-language articles and Reuters business news through $(MODEL_DIR): review share and business labels

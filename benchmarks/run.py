@@ -1,7 +1,7 @@
 """``make bench``: every benchmark, figures and ratios side by side, printed as Markdown.
 
 python -m benchmarks.run [--model-dir artifacts/model] [--checkpoint artifacts/checkpoint]
-                         [--only serving,textprep,batching,variants,e2e] [--bootstrap HOST:PORT]
+                         [--only serving,textprep,batching,variants,tradeoff,e2e] [--bootstrap HOST:PORT]
 
 ``serving`` and ``textprep`` need no trained model (serving uses the 1-layer test model);
 the others read ``artifacts/`` (``make train export``).
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))
     parser.add_argument("--checkpoint", type=Path, default=Path("artifacts/checkpoint"))
     parser.add_argument("--work", type=Path, default=Path("artifacts/bench"))
-    parser.add_argument("--only", default="serving,textprep,batching,variants,e2e")
+    parser.add_argument("--only", default="serving,textprep,batching,variants,tradeoff,e2e")
     parser.add_argument("--serving-n", type=int, default=20_000, help="backlog of the serving run")
     parser.add_argument("--bootstrap", default=None, help="a broker to use (default: embedded)")
     args = parser.parse_args(argv)
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import bench_textprep
 
         bench_textprep.main()
-    needs_model = wanted & {"batching", "variants", "e2e"}
+    needs_model = wanted & {"batching", "variants", "tradeoff", "e2e"}
     if needs_model and not (args.model_dir / "manifest.json").is_file():
         print(
             f"error: no model in {args.model_dir}: run `make train export` first", file=sys.stderr
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import bench_variants
 
         bench_variants.run(args.checkpoint, args.work)
+    if "tradeoff" in wanted:
+        from benchmarks import bench_tradeoff
+
+        bench_tradeoff.run(args.model_dir)
     if "e2e" in wanted:
         from benchmarks import bench_e2e
 
