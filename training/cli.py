@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=S,
         metavar="K",
         help="K > 1: train and compare with the baseline on K stratified splits (seeds seed.."
-        "seed+K-1); writes repeated_splits.json/.md into --output, no checkpoint",
+        "seed+K-1); writes repeated_splits.json/.md into --output, no checkpoint; with "
+        "--resume, continues the splits already there",
     )
     s = p.add_argument_group("search")
     s.add_argument("--search", action=argparse.BooleanOptionalAction, default=S)

@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,6 +82,11 @@ class PreparedData:
     def part(self, name: str) -> tuple[list[str], list[int]]:
         return self.dataset.subset(getattr(self.split, name))
 
+    def train_views(self) -> dict[str, list[str]] | None:
+        """The training articles' short views (``training.views``); None without headlines."""
+        texts, _ = self.part("train")
+        return short_views(texts, [self.dataset.title_of(i) for i in self.split.train])
+
 
 @dataclass
 class TrainedModel:
@@ -115,16 +121,30 @@ def load_data(config: TrainConfig) -> Dataset:
     return dataset
 
 
-def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
-    """Split train/val/test, stratified, by ``config.seed``, each group of near duplicates on
-    one side (``training.duplicates``). Only the corpus is split: the reviewed articles added to
-    it train, so validation and test stay what they are without."""
+def corpus_groups(dataset: Dataset, config: TrainConfig) -> list[int]:
+    """The near-duplicate group of every corpus article (``training.duplicates``): they depend
+    on the corpus and ``config.near_duplicate_threshold`` only, not on the seed."""
     size = dataset.corpus_size
-    groups = near_duplicate_groups(
+    return near_duplicate_groups(
         dataset.texts[:size], dataset.titles[:size], config.near_duplicate_threshold
     )
+
+
+def split_data(
+    dataset: Dataset, config: TrainConfig, groups: Sequence[int] | None = None
+) -> PreparedData:
+    """Split train/val/test, stratified, by ``config.seed``, each group of near duplicates on
+    one side (``groups``: :func:`corpus_groups`, computed here when not given). Only the corpus
+    is split: the reviewed articles added to it train, so validation and test stay what they
+    are without."""
+    if groups is None:
+        groups = corpus_groups(dataset, config)
     split = stratified_split(
-        dataset.labels[:size], config.val_fraction, config.test_fraction, config.seed, groups
+        dataset.labels[: dataset.corpus_size],
+        config.val_fraction,
+        config.test_fraction,
+        config.seed,
+        groups,
     )
     if dataset.added:
         split = Split(
@@ -134,13 +154,14 @@ def split_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
     present = {dataset.labels[i] for i in split.train}
     if len(present) < 2:
         raise TrainingError("the training split holds a single class; use more data")
+    grouped = group_count(groups)
     log.info(
         "data.split seed=%d train=%d val=%d test=%d near_duplicate_groups=%d",
         config.seed,
         *split.sizes().values(),
-        group_count(groups),
+        grouped,
     )
-    return PreparedData(dataset, split, group_count(groups))
+    return PreparedData(dataset, split, grouped)
 
 
 def prepare_data(config: TrainConfig) -> PreparedData:
@@ -192,7 +213,7 @@ def training_examples(config: TrainConfig, data: PreparedData) -> tuple[list[str
     texts, labels = data.part("train")
     if not config.train_short_views:
         return texts, labels
-    views = short_views(texts, [data.dataset.title_of(i) for i in data.split.train])
+    views = data.train_views()
     if views is None:
         raise TrainingError(
             "train_short_views needs a headline for every training article "
@@ -241,7 +262,7 @@ def fit_hybrid(
     fusion weights chosen on ``val_views`` (view -> texts, transformer logits)."""
     names = data.dataset.label_names
     train_texts, train_labels = data.part("train")
-    train_views = short_views(train_texts, [data.dataset.title_of(i) for i in data.split.train])
+    train_views = data.train_views()
     texts = [*train_texts, *(t for view in (train_views or {}).values() for t in view)]
     labels = list(train_labels) * (1 + len(train_views or {}))
     branch = fit_branch(texts, labels, names, config.seed)

@@ -12,6 +12,11 @@ comparison is paired (transformer − baseline on the same split).
 Writes ``repeated_splits.json`` and ``repeated_splits.md`` into ``config.output`` after every
 split (an interrupted run keeps what it measured), and no model checkpoint: K models trained on
 different splits are an evaluation, not a product; train the checkpoint with a plain run.
+
+With ``--resume`` the run continues the ``repeated_splits.json`` already in ``config.output``:
+the splits it holds are kept and only the missing seeds are trained, so K splits can be measured
+over several sittings (or machines: each row names its device). The file must have been written
+with the same recipe; any option that changes what a split measures and differs is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 from newsclf.calibration import THRESHOLD_RULES, coverage_accuracy, select_threshold, softmax
 from training.config import TrainConfig
 from training.data import Dataset
+from training.errors import TrainingError
 from training.modeling import check_model_source
 from training.pipeline import (
     DEFAULT_BASE_MODEL_NAME,
@@ -37,6 +43,7 @@ from training.pipeline import (
     TRAINER_DIR,
     Evaluation,
     TrainResult,
+    corpus_groups,
     evaluate,
     load_data,
     split_data,
@@ -49,6 +56,10 @@ log = logging.getLogger(__name__)
 
 REPEATED_JSON = "repeated_splits.json"
 REPEATED_MD = "repeated_splits.md"
+# config keys a resumed run may change: where it writes, how many splits, how fast it runs
+RESUMABLE_KEYS = frozenset(
+    {"output", "repeats", "resume", "keep_trainer_checkpoints", "num_threads"}
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class SplitRow:
     transformer_macro_f1: float | None = None
     transformer_headline_accuracy: float | None = None
     transformer_lead_accuracy: float | None = None
+    device: str | None = None  # where the split was trained ("cpu", or the GPU's name)
 
     @property
     def ece_change(self) -> float:
@@ -162,17 +174,26 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
     start = time.perf_counter()
     output_dir = Path(config.output)
     check_model_source(config.model, allow_hub=config.allow_hub)  # fail before loading data
-    if config.resume:
-        log.warning("repeated.resume_ignored every split starts from the base model")
-    dataset = load_data(config)
-    output_dir.mkdir(parents=True, exist_ok=True)
     seeds = [config.seed + i for i in range(config.repeats)]
-    rows: list[SplitRow] = []
-    report: dict[str, Any] = {}
+    done, earlier_seconds = load_done(output_dir, config) if config.resume else ({}, 0.0)
+    dataset = load_data(config)
+    groups = corpus_groups(dataset, config)  # the same for every seed
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rows = [done[seed] for seed in seeds if seed in done]
+    if config.resume:
+        log.info("repeated.resume kept=%d to_run=%d", len(rows), len(seeds) - len(rows))
+
+    def report_now() -> dict[str, Any]:
+        ordered = sorted(rows, key=lambda r: r.seed)
+        return build_report(config, seeds, ordered, earlier_seconds + time.perf_counter() - start)
+
+    report = report_now()
     for i, seed in enumerate(seeds, 1):
+        if seed in done:
+            continue
         log.info("repeated.split n=%d/%d seed=%d", i, len(seeds), seed)
-        rows.append(_run_split(config, dataset, i, seed, output_dir, progress=progress))
-        report = build_report(config, seeds, rows, time.perf_counter() - start)
+        rows.append(_run_split(config, dataset, groups, i, seed, output_dir, progress=progress))
+        report = report_now()
         write_repeated(output_dir, report)
         row = rows[-1]
         log.info(
@@ -197,12 +218,51 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
         report["total_seconds"],
         report["verdict"],
     )
-    return RepeatedResult(output_dir, report, rows, report["verdict"])
+    return RepeatedResult(output_dir, report, sorted(rows, key=lambda r: r.seed), report["verdict"])
+
+
+def load_done(output_dir: Path, config: TrainConfig) -> tuple[dict[int, SplitRow], float]:
+    """The splits an earlier run of the same recipe wrote into ``output_dir`` (by seed), and the
+    seconds it spent; nothing when there is no file. A file of another recipe, or one that does
+    not read as a repeated-splits report, is a :class:`TrainingError` naming why."""
+    path = output_dir / REPEATED_JSON
+    if not path.exists():
+        log.warning("repeated.resume_nothing file=%s starting fresh", path)
+        return {}, 0.0
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        stored, splits = report["config"], report["splits"]
+        rows = [SplitRow(**row) for row in splits]
+        seconds = float(report.get("total_seconds", 0.0))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainingError(
+            f"cannot resume from {path}: not a repeated-splits report ({exc})"
+        ) from exc
+    current = config.to_dict()
+    changed = sorted(
+        key
+        for key in set(stored) | set(current)
+        if key not in RESUMABLE_KEYS and stored.get(key) != current.get(key)
+    )
+    if changed:
+        shown = ", ".join(f"{k} {stored.get(k)!r} -> {current.get(k)!r}" for k in changed)
+        raise TrainingError(
+            f"cannot resume from {path}: it was written with another recipe ({shown}); "
+            "use the same options or another --output"
+        )
+    return {row.seed: row for row in rows}, seconds
+
+
+def _device() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
 def _run_split(
     config: TrainConfig,
     dataset: Dataset,
+    groups: Sequence[int],
     index: int,
     seed: int,
     output_dir: Path,
@@ -212,7 +272,7 @@ def _run_split(
     """Fine-tune from the base model on the split of ``seed`` and evaluate it there."""
     start = time.perf_counter()
     split_config = config.replace(seed=seed, repeats=1, resume=False)
-    data = split_data(dataset, split_config)
+    data = split_data(dataset, split_config, groups)
     trained = train_once(
         split_config, data, output_dir / TRAINER_DIR / f"split-{index}", progress=progress
     )
@@ -248,6 +308,7 @@ def _run_split(
         seconds=round(time.perf_counter() - start, 2),
         **_view_fields(metrics, baseline),
         **_alone_fields(metrics),
+        device=_device(),
     )
     del trained, evaluation
     _release_memory()

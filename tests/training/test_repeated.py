@@ -9,14 +9,17 @@ from dataclasses import replace
 import pytest
 
 from tests.training.tiny import TINY
-from training.cli import main
+from training.cli import EXIT_ERROR, main
 from training.config import TrainConfig
+from training.errors import TrainingError
 from training.repeated import (
     REPEATED_JSON,
     REPEATED_MD,
     SplitRow,
     build_report,
+    load_done,
     render_repeated,
+    write_repeated,
 )
 
 ROW = SplitRow(
@@ -102,6 +105,23 @@ def test_a_partial_run_reports_what_it_has():
     assert "Splits: 1 of 3 (seeds 7)" in render_repeated(report)
 
 
+def test_resume_keeps_the_splits_of_the_same_recipe_and_refuses_another(tmp_path):
+    config = TrainConfig(repeats=3, seed=7, output=str(tmp_path))
+    rows = [replace(ROW, split=1, seed=7), replace(ROW, split=2, seed=8, accuracy=0.5)]
+    write_repeated(tmp_path, build_report(config, [7, 8, 9], rows, 220.0))
+    # more splits, another output, more threads: the same measurement, continued
+    more = config.replace(repeats=5, resume=True, num_threads=4)
+    done, seconds = load_done(tmp_path, more)
+    assert done == {7: rows[0], 8: rows[1]} and seconds == 220.0
+    # a recipe change would mix two measurements: refused, naming what changed
+    with pytest.raises(TrainingError, match=r"learning_rate 0\.0001 -> 0\.0002"):
+        load_done(tmp_path, more.replace(learning_rate=2e-4))
+    (tmp_path / REPEATED_JSON).write_text('{"splits": []}')
+    with pytest.raises(TrainingError, match="not a repeated-splits report"):
+        load_done(tmp_path, more)
+    assert load_done(tmp_path / "empty", more) == ({}, 0.0)  # nothing yet: start fresh
+
+
 @pytest.mark.slow
 def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
     config_file = tmp_path / "tiny.json"
@@ -141,3 +161,17 @@ def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
     assert report["verdict"] in md and "| 2 | 4 |" in md
     # an evaluation, not a checkpoint
     assert sorted(p.name for p in out.iterdir()) == [REPEATED_JSON, REPEATED_MD]
+    assert {r["device"] for r in rows} == {"cpu"}
+
+    # --resume with one more split trains seed 5 only and keeps the two measured
+    args = ["--config", str(config_file), "--baseline", "--output", str(out), "-q", "--resume"]
+    assert main([*args, "--repeats", "3"]) == 0, capsys.readouterr().err
+    resumed = json.loads((out / REPEATED_JSON).read_text())
+    assert [r["seed"] for r in resumed["splits"]] == [3, 4, 5] and resumed["completed"] == 3
+    assert resumed["splits"][:2] == rows  # kept as measured, not trained again
+    assert resumed["total_seconds"] > report["total_seconds"]
+    # another recipe in the same directory: one error line, the file untouched
+    before = (out / REPEATED_JSON).read_text()
+    assert main([*args, "--repeats", "3", "--epochs", "2"]) == EXIT_ERROR
+    assert "another recipe (epochs 1.0 -> 2.0)" in capsys.readouterr().err
+    assert (out / REPEATED_JSON).read_text() == before
