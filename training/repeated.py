@@ -179,23 +179,26 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
     dataset = load_data(config)
     groups = corpus_groups(dataset, config)  # the same for every seed
     output_dir.mkdir(parents=True, exist_ok=True)
-    rows = [done[seed] for seed in seeds if seed in done]
+    by_seed = {seed: done[seed] for seed in seeds if seed in done}
     if config.resume:
-        log.info("repeated.resume kept=%d to_run=%d", len(rows), len(seeds) - len(rows))
+        log.info("repeated.resume kept=%d to_run=%d", len(by_seed), len(seeds) - len(by_seed))
+
+    def rows() -> list[SplitRow]:  # in seed order, whichever sitting measured them
+        return [by_seed[seed] for seed in seeds if seed in by_seed]
 
     def report_now() -> dict[str, Any]:
-        ordered = sorted(rows, key=lambda r: r.seed)
-        return build_report(config, seeds, ordered, earlier_seconds + time.perf_counter() - start)
+        return build_report(config, seeds, rows(), earlier_seconds + time.perf_counter() - start)
 
     report = report_now()
     for i, seed in enumerate(seeds, 1):
-        if seed in done:
+        if seed in by_seed:
             continue
         log.info("repeated.split n=%d/%d seed=%d", i, len(seeds), seed)
-        rows.append(_run_split(config, dataset, groups, i, seed, output_dir, progress=progress))
+        row = by_seed[seed] = _run_split(
+            config, dataset, groups, i, seed, output_dir, progress=progress
+        )
         report = report_now()
         write_repeated(output_dir, report)
-        row = rows[-1]
         log.info(
             "repeated.split_done n=%d/%d seed=%d accuracy=%.4f baseline_accuracy=%.4f "
             "diff_accuracy=%+.4f ece_before=%.4f ece_after=%.4f coverage=%.4f seconds=%.1f",
@@ -214,11 +217,11 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
         (output_dir / TRAINER_DIR).rmdir()
     log.info(
         "repeated.done splits=%d seconds=%.1f %s",
-        len(rows),
+        len(by_seed),
         report["total_seconds"],
         report["verdict"],
     )
-    return RepeatedResult(output_dir, report, sorted(rows, key=lambda r: r.seed), report["verdict"])
+    return RepeatedResult(output_dir, report, rows(), report["verdict"])
 
 
 def load_done(output_dir: Path, config: TrainConfig) -> tuple[dict[int, SplitRow], float]:
