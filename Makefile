@@ -15,7 +15,7 @@ MODEL_DIR ?= $(ARTIFACTS)/model
 VARIANT ?= int8
 KAFKA_PORT ?= 19092
 
-.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench review-check clean model-promote model-rollback
+.PHONY: help install demo test test-unit test-kafka lint train export serve produce kafka-start kafka-stop bench review-check clean model-promote model-rollback gpu-bundle
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ model-promote: ## serve MODEL=<exported dir> through the artifacts/model symlink
 
 model-rollback: ## serve the model artifacts/model pointed at before the last promote
 	bash scripts/model-link.sh rollback $(MODEL_DIR)
+
+gpu-bundle: install ## the wheels a lent GPU machine lacks, cut into parts of one device call each, in .gpu/ (scripts/gpu/README.md)
+	bash scripts/gpu/bundle.sh .gpu
 
 kafka-start: ## start Apache Kafka (KRaft, fetched from Maven Central) on 127.0.0.1:$(KAFKA_PORT)
 	KAFKA_PORT=$(KAFKA_PORT) bash scripts/kafka.sh start

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The repeated-split measurement on a lent GPU machine, in one call (scripts/gpu/README.md).
+# Usage there: scripts/gpu/repeats.sh PARTS_DIR [K (20)]
+# 1. the short-view recipe, resumed from docs/repeated_splits.json (the splits already measured
+#    are kept; only the missing seeds are trained);
+# 2. the current default recipe beside it, with whatever time the call has left.
+# Every report is written under $OUT as it grows (one row per finished split), so a call cut off
+# at its limit still brings back the splits it finished; `--resume` continues them later.
+set -uo pipefail
+parts=${1:-/tmp/gpu}
+k=${2:-20}
+out=${OUT:-/tmp/newsclf-gpu-out}
+budget_s=${NEWSCLF_GPU_BUDGET_S:-540}
+cd "$(dirname "$0")/../.."
+start=$(date +%s)
+. scripts/gpu/install.sh "$parts" || exit 1
+python=${PYTHON:-python3}
+if [ "${NEWSCLF_GPU_ALLOW_CPU:-0}" != 1 ]; then
+  "$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu repeats: no CUDA device; this measurement takes hours on a CPU')" || exit 1
+fi
+"$python" -c "import torch; print('gpu repeats: device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
+shift $(( $# > 2 ? 2 : $# ))
+extra=("$@")   # extra training flags (the tests use them to make the run small)
+run_recipe() {   # NAME SEED_FILE FLAGS...
+  local name=$1 seed_file=$2 left
+  shift 2
+  left=$(( budget_s - ($(date +%s) - start) ))
+  if [ "$left" -lt 30 ]; then
+    echo "gpu repeats: no time left for $name"
+    return 0
+  fi
+  mkdir -p "$out/$name"
+  [ -n "$seed_file" ] && [ -f "$seed_file" ] && cp "$seed_file" "$out/$name/repeated_splits.json"
+  echo "gpu repeats: $name for up to ${left}s: python -m training --repeats $k $* --resume --output $out/$name"
+  timeout --signal=TERM "$left" "$python" -m training --repeats "$k" "$@" "${extra[@]}" \
+    --resume --output "$out/$name" --no-progress > "$out/$name.log" 2>&1
+  echo "gpu repeats: $name exit $? after $(( $(date +%s) - start ))s"
+  rm -rf "$out/$name/.trainer"
+  grep -E "repeated.split_done|repeated.done|error" "$out/$name.log" | tail -25
+}
+run_recipe short-views "${NEWSCLF_GPU_SHORT_SEED-docs/repeated_splits.json}" --train-short-views
+run_recipe default "" 
