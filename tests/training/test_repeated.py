@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from tests.training.tiny import TINY
-from training.cli import EXIT_ERROR, main
+from training.cli import EXIT_ERROR, build_parser, config_from_args, main
 from training.config import TrainConfig
 from training.errors import TrainingError
 from training.repeated import (
@@ -175,3 +176,18 @@ def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
     assert main([*args, "--repeats", "3", "--epochs", "2"]) == EXIT_ERROR
     assert "another recipe (epochs 1.0 -> 2.0)" in capsys.readouterr().err
     assert (out / REPEATED_JSON).read_text() == before
+
+
+def test_the_committed_measurement_resumes_under_the_documented_command(tmp_path):
+    """docs/repeated_splits.json is continued on CPU or a lent GPU (scripts/gpu/repeats.sh) with
+    `--repeats 20 --train-short-views --resume`: a change to the recipe's defaults would make
+    that refuse it (and leave the committed figures describing another recipe)."""
+    committed = Path(__file__).resolve().parents[2] / "docs" / REPEATED_JSON
+    (tmp_path / REPEATED_JSON).write_bytes(committed.read_bytes())
+    args = ["--repeats", "20", "--train-short-views", "--resume", "--output", str(tmp_path)]
+    config = config_from_args(build_parser().parse_args(args))
+    done, seconds = load_done(tmp_path, config)
+    report = json.loads(committed.read_text())
+    assert sorted(done) == [row["seed"] for row in report["splits"]] and len(done) >= 3
+    assert seconds == report["total_seconds"] > 0
+    assert set(done) <= set(range(config.seed, config.seed + 20))
