@@ -15,10 +15,12 @@ cd "$(dirname "$0")/../.."
 start=$(date +%s)
 . scripts/gpu/install.sh "$parts" || exit 1
 python=${PYTHON:-python3}
-if [ "${NEWSCLF_GPU_ALLOW_CPU:-0}" != 1 ]; then
-  "$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu repeats: no CUDA device; this measurement takes hours on a CPU')" || exit 1
-fi
-"$python" -c "import torch; print('gpu repeats: device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
+"$python" -c "
+import sys, torch
+if not torch.cuda.is_available() and sys.argv[1] != '1':
+    sys.exit('gpu repeats: no CUDA device; this measurement takes hours on a CPU')
+print('gpu repeats: device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')
+" "${NEWSCLF_GPU_ALLOW_CPU:-0}" || exit 1
 shift $(( $# > 2 ? 2 : $# ))
 extra=("$@")   # extra training flags (the tests use them to make the run small)
 run_recipe() {   # NAME SEED_FILE FLAGS...
@@ -33,9 +35,9 @@ run_recipe() {   # NAME SEED_FILE FLAGS...
   [ -n "$seed_file" ] && [ -f "$seed_file" ] && cp "$seed_file" "$out/$name/repeated_splits.json"
   echo "gpu repeats: $name for up to ${left}s: python -m training --repeats $k $* --resume --output $out/$name"
   timeout --signal=TERM "$left" "$python" -m training --repeats "$k" "$@" "${extra[@]}" \
-    --resume --output "$out/$name" --no-progress > "$out/$name.log" 2>&1
+    --resume --output "$out/$name" > "$out/$name.log" 2>&1   # not a terminal: a log line every 30 s
   echo "gpu repeats: $name exit $? after $(( $(date +%s) - start ))s"
-  rm -rf "$out/$name/.trainer"
+  rm -rf "$out/$name/.trainer"   # what a split cut off by the timeout left behind
   grep -E "repeated.split_done|repeated.done|error" "$out/$name.log" | tail -25
 }
 run_recipe short-views "${NEWSCLF_GPU_SHORT_SEED-docs/repeated_splits.json}" --train-short-views
