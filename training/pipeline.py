@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,7 +235,8 @@ def _check_positions(model: PreTrainedModel, max_length: int, model_path: str) -
 class Evaluation:
     """A fine-tuned model on its split, scored as it is served (fused with the lexical branch
     when the model is a hybrid): test metrics, the baseline, the calibration. ``test_logits``
-    and ``val_logits`` are the served scores, before temperature."""
+    and ``val_logits`` are the served scores, before temperature; ``transformer_logits`` the
+    transformer's own, unfused, by ``"{part}_{view}"`` (``test_full``, ``val_headline`` …)."""
 
     metrics: dict[str, Any]  # classification_metrics on the test split
     baseline: dict[str, Any] | None
@@ -245,6 +246,7 @@ class Evaluation:
     val_logits: np.ndarray | None = None
     val_labels: list[int] | None = None
     lexical: Lexical | None = None
+    transformer_logits: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _scores(names: list[str], labels: list[int], scores: np.ndarray) -> dict[str, float]:
@@ -360,6 +362,11 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
         val_scores,
         list(val_labels),
         lexical,
+        {
+            f"{part}_{view}": logits
+            for part, views in (("val", val), ("test", test))
+            for view, (_, logits) in views.items()
+        },
     )
 
 

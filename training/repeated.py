@@ -11,7 +11,9 @@ comparison is paired (transformer − baseline on the same split).
 
 Writes ``repeated_splits.json`` and ``repeated_splits.md`` into ``config.output`` after every
 split (an interrupted run keeps what it measured), and no model checkpoint: K models trained on
-different splits are an evaluation, not a product; train the checkpoint with a plain run.
+different splits are an evaluation, not a product; train the checkpoint with a plain run. Beside
+them, ``scores/seed-<seed>.npz`` keeps each split's transformer logits (``training.split_scores``)
+so that fusion rules can be measured over the splits again without fine-tuning.
 
 With ``--resume`` the run continues the ``repeated_splits.json`` already in ``config.output``:
 the splits it holds are kept and only the missing seeds are trained, so K splits can be measured
@@ -49,6 +51,7 @@ from training.pipeline import (
     split_data,
     train_once,
 )
+from training.split_scores import write_scores
 from training.stats import CONFIDENCE, Interval, t_interval, verdict
 from training.views import SHORT_VIEWS
 
@@ -312,6 +315,18 @@ def _run_split(
         **_view_fields(metrics, baseline),
         **_alone_fields(metrics),
         device=_device(),
+    )
+    lexical = evaluation.lexical
+    write_scores(
+        output_dir,
+        seed,
+        data.split.val,
+        data.split.test,
+        list(evaluation.val_labels or []),
+        evaluation.test_labels,
+        evaluation.transformer_logits,
+        weights=lexical.weights if lexical is not None else (),
+        buckets=lexical.buckets if lexical is not None else (),
     )
     del trained, evaluation
     _release_memory()

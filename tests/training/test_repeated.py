@@ -7,12 +7,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.training.tiny import TINY
 from training.cli import EXIT_ERROR, build_parser, config_from_args, main
 from training.config import TrainConfig
 from training.errors import TrainingError
+from training.pipeline import load_data, split_data
 from training.repeated import (
     REPEATED_JSON,
     REPEATED_MD,
@@ -22,6 +24,7 @@ from training.repeated import (
     render_repeated,
     write_repeated,
 )
+from training.split_scores import SCORES_DIR, load_all, load_scores, write_scores
 
 ROW = SplitRow(
     split=1,
@@ -160,8 +163,9 @@ def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
     assert {"ece_before", "ece_after"} <= set(summary["calibration"])
     md = (out / REPEATED_MD).read_text()
     assert report["verdict"] in md and "| 2 | 4 |" in md
-    # an evaluation, not a checkpoint
-    assert sorted(p.name for p in out.iterdir()) == [REPEATED_JSON, REPEATED_MD]
+    # an evaluation, not a checkpoint: the reports and each split's transformer scores
+    assert sorted(p.name for p in out.iterdir()) == [REPEATED_JSON, REPEATED_MD, SCORES_DIR]
+    _check_scores(out, config_file, rows)
     assert {r["device"] for r in rows} == {"cpu"}
 
     # --resume with one more split trains seed 5 only and keeps the two measured
@@ -191,3 +195,40 @@ def test_the_committed_measurement_resumes_under_the_documented_command(tmp_path
     assert sorted(done) == [row["seed"] for row in report["splits"]] and len(done) >= 3
     assert seconds == report["total_seconds"] > 0
     assert set(done) <= set(range(config.seed, config.seed + 20))
+
+
+def _check_scores(out: Path, config_file: Path, rows: list[dict]) -> None:
+    """Each split's scores file holds that split's held-out articles and the logits that gave
+    the row's unfused transformer figures, on every view."""
+    config = config_from_args(build_parser().parse_args(["--config", str(config_file)]))
+    dataset = load_data(config)
+    scores = load_all(out)
+    assert [s.seed for s in scores] == [r["seed"] for r in rows]
+    for s, row in zip(scores, rows, strict=True):
+        split = split_data(dataset, config.replace(seed=s.seed)).split
+        assert s.val_index.tolist() == split.val and s.test_index.tolist() == split.test
+        assert s.test_labels.tolist() == [dataset.labels[i] for i in split.test]
+        assert set(s.logits) == {f"{p}_{v}" for p in ("val", "test") for v in VIEWS}
+        assert s.logits["test_full"].shape == (row["test"], len(dataset.label_names))
+        for view, key in (("full", ""), ("headline", "headline_"), ("lead", "lead_")):
+            right = (s.logits[f"test_{view}"].argmax(axis=1) == s.test_labels).mean()
+            assert right == pytest.approx(row[f"transformer_{key}accuracy"])
+        assert len(s.weights) == len(s.buckets) + 1 and all(0 <= w <= 1 for w in s.weights)
+
+
+VIEWS = ("full", "headline", "lead")
+
+
+def test_split_scores_refuse_a_misfit_and_a_file_that_is_not_one(tmp_path):
+    logits = {"val_full": np.zeros((2, 5)), "test_full": np.zeros((3, 5))}
+    path = write_scores(tmp_path, 7, [1, 2], [3, 4, 5], [0, 1], [1, 2, 3], logits)
+    loaded = load_scores(path)
+    assert loaded.seed == 7 and loaded.test_index.tolist() == [3, 4, 5]
+    assert loaded.logits["test_full"].shape == (3, 5) and loaded.weights == ()
+    with pytest.raises(TrainingError, match="does not fit"):
+        write_scores(tmp_path, 8, [1], [2], [0], [1], {"test_full": np.zeros((2, 5))})
+    assert not (tmp_path / SCORES_DIR / "seed-8.npz").exists()
+    bad = tmp_path / SCORES_DIR / "seed-9.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(TrainingError, match="cannot read split scores"):
+        load_scores(bad)
