@@ -4,6 +4,9 @@ the summary's intervals and verdict; no checkpoint."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -214,6 +217,19 @@ def _check_scores(out: Path, config_file: Path, rows: list[dict]) -> None:
             right = (s.logits[f"test_{view}"].argmax(axis=1) == s.test_labels).mean()
             assert right == pytest.approx(row[f"transformer_{key}accuracy"])
         assert len(s.weights) == len(s.buckets) + 1 and all(0 <= w <= 1 for w in s.weights)
+    # the fusion study rebuilds every split from them and reproduces the served figures
+    root = Path(__file__).resolve().parents[2]
+    study = subprocess.run(
+        [sys.executable, str(root / "scripts/studies/fusion_from_splits.py"), str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=300,
+    )
+    assert study.returncode == 0, study.stderr
+    assert "served figures reproduce the report: yes" in study.stdout
+    assert json.loads((out / "fusion_study.json").read_text())["reproduced"] is True
+    (out / "fusion_study.json").unlink()
 
 
 VIEWS = ("full", "headline", "lead")

@@ -1,0 +1,191 @@
+"""Study (not product code): fusion rules measured again over the splits a ``--repeats`` run
+already fine-tuned, from its ``scores/seed-N.npz`` (``training.split_scores``), in seconds.
+
+For every split with scores it rebuilds the split from the corpus (and checks the indices),
+fits the lexical branches, chooses each rule's weights on the validation articles (all views)
+and scores the test articles, beside the baseline, with overlap-corrected intervals over the
+splits. The "served" rule is what ``--repeats`` measured: its figures must equal the report's
+rows, which the script checks and prints. Rules:
+
+- ``served``: one TF-IDF branch fitted on every view of the training articles, one transformer
+  weight per length bucket, chosen on validation log-loss (``training.hybrid``);
+- ``full-branch-long``: the same on short inputs, but whole articles (the last bucket) fused with
+  a branch fitted on whole training articles only (the baseline's own model), weight chosen the
+  same way;
+- ``transformer``: the fine-tuned model alone.
+
+Run: ``python scripts/studies/fusion_from_splits.py DIR`` (DIR: a ``--repeats`` output with
+``repeated_splits.json`` and ``scores/``); writes ``DIR/fusion_study.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from newsclf.calibration import negative_log_likelihood
+from newsclf.lexical import mix
+from training.config import TrainConfig
+from training.hybrid import WEIGHT_GRID, fit_branch
+from training.pipeline import corpus_groups, load_data, split_data
+from training.repeated import REPEATED_JSON
+from training.split_scores import SplitScores, load_all
+from training.stats import t_interval
+from training.views import VIEWS, short_views
+
+RULES = ("served", "full-branch-long", "transformer")
+
+
+def _weights(lp: np.ndarray, logits: np.ndarray, labels: np.ndarray, buckets: np.ndarray, n: int):
+    """One transformer weight per bucket: the lowest validation log-loss (ties: more transformer)."""
+    out = []
+    for k in range(n):
+        rows = buckets == k
+        if not rows.any():
+            out.append(1.0)
+            continue
+        nll = {
+            w: negative_log_likelihood(mix(logits[rows], lp[rows], w), labels[rows])
+            for w in WEIGHT_GRID
+        }
+        out.append(min(WEIGHT_GRID, key=lambda w: (nll[w], -w)))
+    return np.array(out)
+
+
+def study_split(
+    config: TrainConfig, dataset: Any, groups: list[int], s: SplitScores
+) -> dict[str, Any]:
+    data = split_data(dataset, config.replace(seed=s.seed), groups)
+    if data.split.val != s.val_index.tolist() or data.split.test != s.test_index.tolist():
+        raise SystemExit(f"seed {s.seed}: the scores were written for another split of this corpus")
+    names = dataset.label_names
+    train_texts, train_labels = data.part("train")
+    train_views = data.train_views() or {}
+    all_views = fit_branch(
+        [*train_texts, *(t for v in train_views.values() for t in v)],
+        list(train_labels) * (1 + len(train_views)),
+        names,
+        s.seed,
+    )
+    whole = fit_branch(train_texts, train_labels, names, s.seed)  # the baseline's model
+    texts: dict[tuple[str, str], list[str]] = {}
+    for part in ("val", "test"):
+        part_texts, _ = data.part(part)
+        idx = getattr(data.split, part)
+        views = short_views(part_texts, [dataset.title_of(i) for i in idx]) or {}
+        texts |= {(part, "full"): part_texts} | {(part, v): t for v, t in views.items()}
+    n_buckets = len(all_views.buckets) + 1
+    last = n_buckets - 1
+
+    def stacked(part: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        views = [v for v in VIEWS if (part, v) in texts]
+        flat = [t for v in views for t in texts[(part, v)]]
+        logits = np.concatenate([s.logits[f"{part}_{v}"] for v in views])
+        labels = np.concatenate([getattr(s, f"{part}_labels")] * len(views))
+        buckets = np.array([all_views.bucket_of(t) for t in flat])
+        return flat, logits, labels, buckets
+
+    vt, vlog, vlab, vbuck = stacked("val")
+    lp_all, lp_whole = all_views.log_proba(vt), whole.log_proba(vt)
+    lp_two = np.where((vbuck == last)[:, None], lp_whole, lp_all)
+    chosen = {
+        "served": _weights(lp_all, vlog, vlab, vbuck, n_buckets),
+        "full-branch-long": _weights(lp_two, vlog, vlab, vbuck, n_buckets),
+    }
+    out: dict[str, Any] = {"seed": s.seed, "weights": {k: w.tolist() for k, w in chosen.items()}}
+    y = s.test_labels
+    for view in VIEWS:
+        if ("test", view) not in texts:
+            continue
+        t, logits = texts[("test", view)], s.logits[f"test_{view}"]
+        b = np.array([all_views.bucket_of(x) for x in t])
+        la, lw = all_views.log_proba(t), whole.log_proba(t)
+        scores = {
+            "served": mix(logits, la, chosen["served"][b][:, None]),
+            "full-branch-long": mix(
+                logits,
+                np.where((b == last)[:, None], lw, la),
+                chosen["full-branch-long"][b][:, None],
+            ),
+            "transformer": logits,
+            "baseline": lw,
+        }
+        for rule, score in scores.items():
+            pred = score.argmax(axis=1)
+            out[f"{rule}/{view}/accuracy"] = float((pred == y).mean())
+            out[f"{rule}/{view}/macro_f1"] = float(f1_score(y, pred, average="macro"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+    report = json.loads((args.directory / REPEATED_JSON).read_text())
+    config = TrainConfig.from_dict(report["config"])
+    rows = {row["seed"]: row for row in report["splits"]}
+    scores = [s for s in load_all(args.directory) if s.seed in rows]
+    if len(scores) < 2:
+        raise SystemExit(f"{args.directory}: fewer than two splits with scores")
+    dataset = load_data(config)
+    groups = corpus_groups(dataset, config)
+    splits = [study_split(config, dataset, groups, s) for s in scores]
+    mismatches = [
+        (r["seed"], k)
+        for r in splits
+        for k, row_key in (
+            ("served/full/accuracy", "accuracy"),
+            ("served/headline/accuracy", "headline_accuracy"),
+            ("baseline/full/accuracy", "baseline_accuracy"),
+        )
+        if abs(r[k] - rows[r["seed"]][row_key]) > 1e-9
+    ] + [
+        (s.seed, "weights")
+        for s, r in zip(scores, splits, strict=True)
+        if s.weights and tuple(r["weights"]["served"]) != s.weights
+    ]
+    ratio = float(np.mean([rows[r["seed"]]["test"] / rows[r["seed"]]["train"] for r in splits]))
+    table: dict[str, Any] = {}
+    lines = [
+        f"{len(splits)} splits (seeds {', '.join(str(r['seed']) for r in splits)}); "
+        f"served figures reproduce the report: {mismatches or 'yes'}",
+        "",
+        "| rule | view | accuracy | − baseline (points, corrected 95 % CI) | macro-F1 − baseline |",
+        "|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        for view in VIEWS:
+            key = f"{rule}/{view}"
+            if f"{key}/accuracy" not in splits[0]:
+                continue
+            cell = {}
+            for metric in ("accuracy", "macro_f1"):
+                diff = [r[f"{key}/{metric}"] - r[f"baseline/{view}/{metric}"] for r in splits]
+                cell[metric] = t_interval(diff, test_train_ratio=ratio).to_dict()
+            mean = float(np.mean([r[f"{key}/accuracy"] for r in splits]))
+            table[key] = {"accuracy": mean, "difference": cell}
+            a, f = cell["accuracy"], cell["macro_f1"]
+            lines.append(
+                f"| {rule} | {view} | {100 * mean:.2f} % | {100 * a['mean']:+.2f} "
+                f"({100 * a['low']:+.2f} to {100 * a['high']:+.2f}) | {100 * f['mean']:+.2f} "
+                f"({100 * f['low']:+.2f} to {100 * f['high']:+.2f}) |"
+            )
+    result = {
+        "splits": splits,
+        "summary": table,
+        "reproduced": not mismatches,
+        "mismatches": mismatches,
+    }
+    (args.directory / "fusion_study.json").write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if not mismatches else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
