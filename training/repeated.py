@@ -53,6 +53,7 @@ from training.pipeline import (
 )
 from training.split_scores import write_scores
 from training.stats import CONFIDENCE, Interval, t_interval, verdict
+from training.train import window_logits
 from training.views import SHORT_VIEWS
 
 log = logging.getLogger(__name__)
@@ -317,6 +318,23 @@ def _run_split(
         device=_device(),
     )
     lexical = evaluation.lexical
+    started = time.perf_counter()
+    windows = {
+        part: window_logits(
+            trained.model,
+            trained.tokenizer,
+            data.part(part)[0],
+            trained.prep.max_length,
+            config.eval_batch_size,
+        )
+        for part in ("val", "test")
+    }
+    log.info(
+        "repeated.windows val=%d test=%d seconds=%.1f",
+        len(windows["val"][1]),
+        len(windows["test"][1]),
+        time.perf_counter() - started,
+    )
     write_scores(
         output_dir,
         seed,
@@ -327,6 +345,7 @@ def _run_split(
         evaluation.transformer_logits,
         weights=lexical.weights if lexical is not None else (),
         buckets=lexical.buckets if lexical is not None else (),
+        windows=windows,
     )
     del trained, evaluation
     _release_memory()

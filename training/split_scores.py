@@ -4,7 +4,9 @@ Fine-tuning is the whole cost of a split (minutes on a GPU, ~25 min on 2 CPU cor
 TF-IDF branch and choosing fusion weights take seconds. ``--repeats`` therefore writes, for
 every split it trains, ``scores/seed-<seed>.npz``: the split's validation and test article
 indices and labels, and the fine-tuned transformer's unfused logits on every view of them
-(``val_full``, ``val_headline``, ``val_lead``, ``test_full`` …), plus the served fusion weights.
+(``val_full``, ``val_headline``, ``val_lead``, ``test_full`` …), the served fusion weights, and
+the logits of consecutive serving-length windows over the whole of each validation and test
+article (``training.train.window_logits``: the middle a head+tail window skips included).
 With the corpus, that is everything a fusion rule or another lexical branch needs to be measured
 again over all the splits, chosen on validation and scored on test as the served one was
 (``scripts/studies/fusion_from_splits.py``), without training anything.
@@ -15,7 +17,7 @@ Numpy only, no pickle: ``load_scores`` reads a file with ``allow_pickle=False``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from training.errors import TrainingError
 
 SCORES_DIR = "scores"
 _LOGITS = "logits_"
+_WINDOWS = "windows_"
+_OWNER = "owner_"
 
 
 def scores_path(output_dir: Path, seed: int) -> Path:
@@ -43,6 +47,8 @@ class SplitScores:
     logits: dict[str, np.ndarray]  # "{part}_{view}" -> (n, labels), before any fusion
     weights: tuple[float, ...] = ()  # the served transformer weight per length bucket
     buckets: tuple[int, ...] = ()  # the buckets' upper bounds in words
+    # part -> (logits of each window over the whole article, the article each belongs to)
+    windows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def write_scores(
@@ -55,6 +61,7 @@ def write_scores(
     logits: dict[str, np.ndarray],
     weights: tuple[float, ...] = (),
     buckets: tuple[int, ...] = (),
+    windows: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
     """Write one split's scores (atomically: a reader never sees half a file)."""
     sizes = {"val": len(val_index), "test": len(test_index)}
@@ -62,6 +69,14 @@ def write_scores(
         part = name.split("_", 1)[0]
         if part not in sizes or np.ndim(array) != 2 or len(array) != sizes[part]:
             raise TrainingError(f"scores {name}: shape {np.shape(array)} does not fit {sizes}")
+    for part, (window, owner) in (windows or {}).items():
+        owner = np.asarray(owner)
+        if (
+            part not in sizes
+            or len(window) != len(owner)
+            or set(owner.tolist()) != set(range(sizes[part]))
+        ):
+            raise TrainingError(f"scores windows_{part}: windows do not cover the {part} articles")
     path = scores_path(output_dir, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -75,6 +90,9 @@ def write_scores(
         "buckets": np.asarray(buckets, dtype=np.int64),
     }
     arrays |= {_LOGITS + name: np.asarray(array) for name, array in logits.items()}
+    for part, (window, owner) in (windows or {}).items():
+        arrays[_WINDOWS + part] = np.asarray(window)
+        arrays[_OWNER + part] = np.asarray(owner, dtype=np.int64)
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
     return path
@@ -94,6 +112,11 @@ def load_scores(path: Path) -> SplitScores:
             logits={k[len(_LOGITS) :]: v for k, v in arrays.items() if k.startswith(_LOGITS)},
             weights=tuple(float(w) for w in arrays["weights"]),
             buckets=tuple(int(b) for b in arrays["buckets"]),
+            windows={
+                k[len(_WINDOWS) :]: (v, arrays[_OWNER + k[len(_WINDOWS) :]])
+                for k, v in arrays.items()
+                if k.startswith(_WINDOWS)
+            },
         )
     except (OSError, ValueError, KeyError) as exc:
         raise TrainingError(f"cannot read split scores {path}: {exc}") from exc

@@ -287,7 +287,6 @@ def _val_metrics(trainer: Any, val_ds: EncodedDataset, label_names: Sequence[str
     return {k: metrics[k] for k in _SCALARS}
 
 
-@torch.no_grad()
 def predict_logits(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerFast,
@@ -296,9 +295,46 @@ def predict_logits(
     batch_size: int = 64,
 ) -> np.ndarray:
     """Logits ``[len(texts), num_labels]`` in input order; batches sorted by length."""
+    return _logits_of_ids(model, tokenizer, encode(tokenizer, texts, prep), batch_size)
+
+
+def window_logits(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    texts: Sequence[str],
+    max_length: int,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole of each text read in consecutive windows of ``max_length`` tokens (special
+    tokens included, no overlap): logits ``[windows, num_labels]`` and the text each window
+    belongs to. A text that fits one window gets one window, the ids of ``predict_logits``
+    with the same ``max_length``."""
+    specials = len(tokenizer.build_inputs_with_special_tokens([]))
+    step = max_length - specials
+    if step < 1:
+        raise ValueError(f"max_length {max_length} leaves no room beside {specials} specials")
+    encodings = backend_tokenizer(tokenizer).encode_batch_fast(
+        list(texts), add_special_tokens=False
+    )
+    ids: list[list[int]] = []
+    owner: list[int] = []
+    for i, encoding in enumerate(encodings):
+        body = list(encoding.ids)
+        for start in range(0, max(len(body), 1), step):
+            ids.append(tokenizer.build_inputs_with_special_tokens(body[start : start + step]))
+            owner.append(i)
+    return _logits_of_ids(model, tokenizer, ids, batch_size), np.asarray(owner, dtype=np.int64)
+
+
+@torch.no_grad()
+def _logits_of_ids(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    ids: list[list[int]],
+    batch_size: int,
+) -> np.ndarray:
     from transformers import DataCollatorWithPadding
 
-    ids = encode(tokenizer, texts, prep)
     collate = DataCollatorWithPadding(tokenizer)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)

@@ -12,7 +12,14 @@ rows, which the script checks and prints. Rules:
 - ``full-branch-long``: the same on short inputs, but whole articles (the last bucket) fused with
   a branch fitted on whole training articles only (the baseline's own model), weight chosen the
   same way;
-- ``transformer``: the fine-tuned model alone.
+- ``windows``: as served, but the transformer reads the whole article in consecutive
+  serving-length windows and their logits are averaged (serving-side pooling; the model was
+  trained on head+tail windows), fusion weights chosen again;
+- ``windows+full-branch-long``: both changes;
+- ``transformer`` and ``transformer-windows``: the fine-tuned model alone, each way.
+
+These rules were fixed before any split's test figures were looked at; with six of them, a
+bound just above 0 for one is weaker evidence than the same bound for a rule chosen in advance.
 
 Run: ``python scripts/studies/fusion_from_splits.py DIR`` (DIR: a ``--repeats`` output with
 ``repeated_splits.json`` and ``scores/``); writes ``DIR/fusion_study.json`` and prints a table.
@@ -39,7 +46,17 @@ from training.split_scores import SplitScores, load_all
 from training.stats import t_interval
 from training.views import VIEWS, short_views
 
-RULES = ("served", "full-branch-long", "transformer")
+# rule -> (the transformer's whole-article logits, the lexical branch fused with them; None:
+# the transformer alone). Short views always read as served (they fit one window).
+RULE_PARTS: dict[str, tuple[str, str | None]] = {
+    "served": ("head-tail", "all-views"),
+    "full-branch-long": ("head-tail", "whole-long"),
+    "windows": ("windows", "all-views"),
+    "windows+full-branch-long": ("windows", "whole-long"),
+    "transformer": ("head-tail", None),
+    "transformer-windows": ("windows", None),
+}
+RULES = tuple(RULE_PARTS)
 
 
 def _weights(lp: np.ndarray, logits: np.ndarray, labels: np.ndarray, buckets: np.ndarray, n: int):
@@ -83,39 +100,50 @@ def study_split(
     n_buckets = len(all_views.buckets) + 1
     last = n_buckets - 1
 
-    def stacked(part: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        views = [v for v in VIEWS if (part, v) in texts]
-        flat = [t for v in views for t in texts[(part, v)]]
-        logits = np.concatenate([s.logits[f"{part}_{v}"] for v in views])
-        labels = np.concatenate([getattr(s, f"{part}_labels")] * len(views))
-        buckets = np.array([all_views.bucket_of(t) for t in flat])
-        return flat, logits, labels, buckets
+    def logits_of(part: str, view: str, source: str) -> np.ndarray:
+        if view == "full" and source == "windows":  # mean of the windows' logits
+            window, owner = s.windows[part]
+            n = len(getattr(s, f"{part}_labels"))
+            pooled = np.zeros((n, window.shape[1]), dtype=np.float64)
+            np.add.at(pooled, owner, window)
+            return pooled / np.bincount(owner, minlength=n)[:, None]
+        return s.logits[f"{part}_{view}"]
 
-    vt, vlog, vlab, vbuck = stacked("val")
-    lp_all, lp_whole = all_views.log_proba(vt), whole.log_proba(vt)
-    lp_two = np.where((vbuck == last)[:, None], lp_whole, lp_all)
-    chosen = {
-        "served": _weights(lp_all, vlog, vlab, vbuck, n_buckets),
-        "full-branch-long": _weights(lp_two, vlog, vlab, vbuck, n_buckets),
+    def lexical_of(t: list[str], b: np.ndarray, branch: str) -> np.ndarray:
+        la = all_views.log_proba(t)
+        return (
+            la if branch == "all-views" else np.where((b == last)[:, None], whole.log_proba(t), la)
+        )
+
+    sources = ("head-tail", "windows") if s.windows else ("head-tail",)
+    rules = {
+        name: (source, branch) for name, (source, branch) in RULE_PARTS.items() if source in sources
     }
+    val_views = [v for v in VIEWS if ("val", v) in texts]
+    vt = [t for v in val_views for t in texts[("val", v)]]
+    vlab = np.concatenate([s.val_labels] * len(val_views))
+    vbuck = np.array([all_views.bucket_of(t) for t in vt])
+    chosen = {}
+    for name, (source, branch) in rules.items():
+        if branch is None:
+            continue
+        vlog = np.concatenate([logits_of("val", v, source) for v in val_views])
+        chosen[name] = _weights(lexical_of(vt, vbuck, branch), vlog, vlab, vbuck, n_buckets)
     out: dict[str, Any] = {"seed": s.seed, "weights": {k: w.tolist() for k, w in chosen.items()}}
     y = s.test_labels
     for view in VIEWS:
         if ("test", view) not in texts:
             continue
-        t, logits = texts[("test", view)], s.logits[f"test_{view}"]
+        t = texts[("test", view)]
         b = np.array([all_views.bucket_of(x) for x in t])
-        la, lw = all_views.log_proba(t), whole.log_proba(t)
-        scores = {
-            "served": mix(logits, la, chosen["served"][b][:, None]),
-            "full-branch-long": mix(
-                logits,
-                np.where((b == last)[:, None], lw, la),
-                chosen["full-branch-long"][b][:, None],
-            ),
-            "transformer": logits,
-            "baseline": lw,
-        }
+        scores = {"baseline": whole.log_proba(t)}
+        for name, (source, branch) in rules.items():
+            logits = logits_of("test", view, source)
+            scores[name] = (
+                logits
+                if branch is None
+                else mix(logits, lexical_of(t, b, branch), chosen[name][b][:, None])
+            )
         for rule, score in scores.items():
             pred = score.argmax(axis=1)
             out[f"{rule}/{view}/accuracy"] = float((pred == y).mean())

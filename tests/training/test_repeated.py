@@ -217,6 +217,10 @@ def _check_scores(out: Path, config_file: Path, rows: list[dict]) -> None:
             right = (s.logits[f"test_{view}"].argmax(axis=1) == s.test_labels).mean()
             assert right == pytest.approx(row[f"transformer_{key}accuracy"])
         assert len(s.weights) == len(s.buckets) + 1 and all(0 <= w <= 1 for w in s.weights)
+        for part, n in (("val", row["val"]), ("test", row["test"])):
+            window, owner = s.windows[part]
+            assert sorted(set(owner.tolist())) == list(range(n)) and len(owner) > n  # long ones
+            assert owner.tolist() == sorted(owner.tolist()) and window.shape == (len(owner), 5)
     # the fusion study rebuilds every split from them and reproduces the served figures
     root = Path(__file__).resolve().parents[2]
     study = subprocess.run(
@@ -244,6 +248,17 @@ def test_split_scores_refuse_a_misfit_and_a_file_that_is_not_one(tmp_path):
     with pytest.raises(TrainingError, match="does not fit"):
         write_scores(tmp_path, 8, [1], [2], [0], [1], {"test_full": np.zeros((2, 5))})
     assert not (tmp_path / SCORES_DIR / "seed-8.npz").exists()
+    with pytest.raises(TrainingError, match="do not cover"):  # article 1 has no window
+        write_scores(
+            tmp_path, 8, [1, 2], [3], [0, 1], [1], {}, windows={"val": (np.zeros((2, 5)), [0, 0])}
+        )
+    windows = {"test": (np.ones((4, 5)), np.array([0, 1, 1, 2]))}
+    loaded = load_scores(
+        write_scores(tmp_path, 10, [1], [3, 4, 5], [0], [1, 2, 3], {}, windows=windows)
+    )
+    assert loaded.windows["test"][1].tolist() == [0, 1, 1, 2] and loaded.windows["test"][
+        0
+    ].shape == (4, 5)
     bad = tmp_path / SCORES_DIR / "seed-9.npz"
     bad.write_bytes(b"not a zip")
     with pytest.raises(TrainingError, match="cannot read split scores"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -138,3 +139,28 @@ def test_model_card_describes_the_checkpoint(tiny_checkpoint):
         assert "| headline only |" in body and "| headline + first sentence |" in body
     if report.get("calibration"):
         assert "## Calibration" in body
+
+
+def test_window_logits_read_the_whole_article_in_serving_length_windows(tiny_checkpoint):
+    """``--repeats`` stores these for the whole-article pooling study: every token of a text
+    in consecutive windows; a text within one window reads exactly as ``predict_logits``."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.train import predict_logits, window_logits
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    prep = Preprocessing.load(tiny_checkpoint)
+    short = "Shares rose sharply in London."
+    long = "The government announced a new budget for schools and hospitals. " * 20
+    body = len(tokenizer(long, add_special_tokens=False)["input_ids"])
+    step = prep.max_length - 2  # [CLS] ... [SEP]
+    logits, owner = window_logits(model, tokenizer, [short, long, ""], prep.max_length)
+    expected = 1 + -(-body // step) + 1  # the empty text still gets its one window
+    assert owner.tolist() == [0] + [1] * (expected - 2) + [2] and logits.shape == (expected, 5)
+    whole = predict_logits(model, tokenizer, [short], prep)
+    np.testing.assert_allclose(logits[0], whole[0], atol=1e-5)
+    first = predict_logits(model, tokenizer, [long], replace(prep, head_tokens=prep.max_length - 1))
+    np.testing.assert_allclose(logits[1], first[0], atol=1e-5)  # the first window: head + [SEP]
+    with pytest.raises(ValueError, match="no room"):
+        window_logits(model, tokenizer, [short], 2)
