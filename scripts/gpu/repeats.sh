@@ -33,6 +33,8 @@ run_recipe() {   # NAME SEED_FILE FLAGS...
   fi
   mkdir -p "$out/$name"
   [ -n "$seed_file" ] && [ -f "$seed_file" ] && cp "$seed_file" "$out/$name/repeated_splits.json"
+  # the measured splits' stored scores come along, so the fusion study reads every split there
+  [ -n "$seed_file" ] && [ -d "$(dirname "$seed_file")/scores" ] && cp -r "$(dirname "$seed_file")/scores" "$out/$name/"
   echo "gpu repeats: $name for up to ${left}s: python -m training --repeats $k $* --resume --output $out/$name"
   timeout --signal=TERM "$left" "$python" -m training --repeats "$k" "$@" "${extra[@]}" \
     --resume --output "$out/$name" > "$out/$name.log" 2>&1   # not a terminal: a log line every 30 s
