@@ -92,14 +92,28 @@ def choose_weights(
     all_labels = np.array([y for view in texts for y in labels])
     lp = branch.log_proba(all_texts)
     buckets = np.array([branch.bucket_of(t) for t in all_texts])
+    weights = bucket_weights(all_logits, lp, all_labels, buckets, len(branch.buckets) + 1)
+    return _replace(branch, weights=weights)
+
+
+def bucket_weights(
+    logits: np.ndarray,
+    branch_log_proba: np.ndarray,
+    labels: np.ndarray,
+    buckets: np.ndarray,
+    n_buckets: int,
+) -> tuple[float, ...]:
+    """Per bucket ``0 … n_buckets-1``, the ``WEIGHT_GRID`` transformer weight whose fusion of
+    ``logits`` with ``branch_log_proba`` has the lowest log-loss on the rows of that bucket
+    (``buckets[i]``: row i's bucket); 1.0 for a bucket without rows."""
     weights = []
-    for k in range(len(branch.buckets) + 1):
+    for k in range(n_buckets):
         rows = buckets == k
         if not rows.any():
             weights.append(1.0)
             continue
         nll = {
-            w: negative_log_likelihood(mix(all_logits[rows], lp[rows], w), all_labels[rows])
+            w: negative_log_likelihood(mix(logits[rows], branch_log_proba[rows], w), labels[rows])
             for w in WEIGHT_GRID
         }
         best = min(WEIGHT_GRID, key=lambda w: (nll[w], -w))  # a tie keeps more transformer
@@ -114,4 +128,4 @@ def choose_weights(
             nll[1.0],
             nll[0.0],
         )
-    return _replace(branch, weights=tuple(weights))
+    return tuple(weights)

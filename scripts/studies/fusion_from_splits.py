@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from newsclf.calibration import negative_log_likelihood
 from newsclf.lexical import mix
 from training.config import TrainConfig
-from training.hybrid import WEIGHT_GRID, fit_branch
+from training.hybrid import bucket_weights, fit_branch
 from training.pipeline import corpus_groups, load_data, split_data
 from training.repeated import REPEATED_JSON
 from training.split_scores import SplitScores, load_all
@@ -57,22 +56,6 @@ RULE_PARTS: dict[str, tuple[str, str | None]] = {
     "transformer-windows": ("windows", None),
 }
 RULES = tuple(RULE_PARTS)
-
-
-def _weights(lp: np.ndarray, logits: np.ndarray, labels: np.ndarray, buckets: np.ndarray, n: int):
-    """One transformer weight per bucket: the lowest validation log-loss (ties: more transformer)."""
-    out = []
-    for k in range(n):
-        rows = buckets == k
-        if not rows.any():
-            out.append(1.0)
-            continue
-        nll = {
-            w: negative_log_likelihood(mix(logits[rows], lp[rows], w), labels[rows])
-            for w in WEIGHT_GRID
-        }
-        out.append(min(WEIGHT_GRID, key=lambda w: (nll[w], -w)))
-    return np.array(out)
 
 
 def study_split(
@@ -128,7 +111,9 @@ def study_split(
         if branch is None:
             continue
         vlog = np.concatenate([logits_of("val", v, source) for v in val_views])
-        chosen[name] = _weights(lexical_of(vt, vbuck, branch), vlog, vlab, vbuck, n_buckets)
+        chosen[name] = np.array(
+            bucket_weights(vlog, lexical_of(vt, vbuck, branch), vlab, vbuck, n_buckets)
+        )
     out: dict[str, Any] = {"seed": s.seed, "weights": {k: w.tolist() for k, w in chosen.items()}}
     y = s.test_labels
     for view in VIEWS:
