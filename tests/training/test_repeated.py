@@ -232,7 +232,16 @@ def _check_scores(out: Path, config_file: Path, rows: list[dict]) -> None:
     )
     assert study.returncode == 0, study.stderr
     assert "served figures reproduce the report: yes" in study.stdout
-    assert json.loads((out / "fusion_study.json").read_text())["reproduced"] is True
+    study_json = json.loads((out / "fusion_study.json").read_text())
+    assert study_json["reproduced"] is True
+    assert {k.split("/")[0] for k in study_json["summary"]} >= {
+        "served",
+        "long-scaled",
+        "long-stacked",
+    }
+    for split in study_json["splits"]:  # the whole-article refits change nothing shorter
+        for rule in ("long-scaled", "long-accuracy", "long-stacked", "long-equal"):
+            assert split[f"{rule}/headline/accuracy"] == split["served/headline/accuracy"]
     (out / "fusion_study.json").unlink()
 
 
