@@ -196,6 +196,19 @@ def study_split(
         "long": {name: params for name, (_, params) in fitted.items()},
     }
     y = s.test_labels
+    if s.windows:  # where the whole-article errors are: articles of one window against longer
+        n_windows = np.bincount(s.windows["test"][1], minlength=len(y))
+        t_wrong = s.logits["test_full"].argmax(1) != y
+        b_wrong = whole.log_proba(texts[("test", "full")]).argmax(1) != y
+        out["errors"] = {
+            name: {
+                "articles": int(m.sum()),
+                "transformer": int((t_wrong & m).sum()),
+                "baseline": int((b_wrong & m).sum()),
+                "transformer_only": int((t_wrong & ~b_wrong & m).sum()),
+            }
+            for name, m in (("one_window", n_windows == 1), ("longer", n_windows > 1))
+        }
     for view in VIEWS:
         if ("test", view) not in texts:
             continue
@@ -276,6 +289,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"({100 * a['low']:+.2f} to {100 * a['high']:+.2f}) | {100 * f['mean']:+.2f} "
                 f"({100 * f['low']:+.2f} to {100 * f['high']:+.2f}) |"
             )
+    if all("errors" in r for r in splits):
+        lines.append("")
+        lines.append(
+            "whole-article test errors (articles, transformer, baseline, transformer only):"
+        )
+        for name in ("one_window", "longer"):
+            counts = [sum(r["errors"][name][k] for r in splits) for k in splits[0]["errors"][name]]
+            lines.append(f"  {name}: {counts}")
     result = {
         "splits": splits,
         "summary": table,
