@@ -160,11 +160,9 @@ def study_split(
             return pooled / np.bincount(owner, minlength=n)[:, None]
         return s.logits[f"{part}_{view}"]
 
-    def lexical_of(t: list[str], b: np.ndarray, branch: str) -> np.ndarray:
-        la = all_views.log_proba(t)
-        return (
-            la if branch == "all-views" else np.where((b == last)[:, None], whole.log_proba(t), la)
-        )
+    def lexical_of(la: np.ndarray, lw: np.ndarray, b: np.ndarray, branch: str) -> np.ndarray:
+        """``la``/``lw``: the all-views / whole-article branch's log-probabilities of the texts."""
+        return la if branch == "all-views" else np.where((b == last)[:, None], lw, la)
 
     sources = ("head-tail", "windows") if s.windows else ("head-tail",)
     rules = {
@@ -174,19 +172,23 @@ def study_split(
     vt = [t for v in val_views for t in texts[("val", v)]]
     vlab = np.concatenate([s.val_labels] * len(val_views))
     vbuck = np.array([all_views.bucket_of(t) for t in vt])
+    vla, vlw = all_views.log_proba(vt), whole.log_proba(vt)
+    vlogs = {
+        source: np.concatenate([logits_of("val", v, source) for v in val_views])
+        for source in sources
+    }
     chosen = {}
     for name, (source, branch) in rules.items():
         if branch is None:
             continue
-        vlog = np.concatenate([logits_of("val", v, source) for v in val_views])
         chosen[name] = np.array(
-            bucket_weights(vlog, lexical_of(vt, vbuck, branch), vlab, vbuck, n_buckets)
+            bucket_weights(
+                vlogs[source], lexical_of(vla, vlw, vbuck, branch), vlab, vbuck, n_buckets
+            )
         )
     vlong = vbuck == last
-    vlog_served = np.concatenate([logits_of("val", v, "head-tail") for v in val_views])
-    vlex_served = lexical_of(vt, vbuck, "all-views")
     fitted = {
-        name: fit_long(method, vlog_served[vlong], vlex_served[vlong], vlab[vlong])
+        name: fit_long(method, vlogs["head-tail"][vlong], vla[vlong], vlab[vlong])
         for name, method in LONG_METHODS.items()
     }
     long_scorers = {name: scorer for name, (scorer, _) in fitted.items()}
@@ -196,39 +198,38 @@ def study_split(
         "long": {name: params for name, (_, params) in fitted.items()},
     }
     y = s.test_labels
-    if s.windows:  # where the whole-article errors are: articles of one window against longer
-        n_windows = np.bincount(s.windows["test"][1], minlength=len(y))
-        t_wrong = s.logits["test_full"].argmax(1) != y
-        b_wrong = whole.log_proba(texts[("test", "full")]).argmax(1) != y
-        out["errors"] = {
-            name: {
-                "articles": int(m.sum()),
-                "transformer": int((t_wrong & m).sum()),
-                "baseline": int((b_wrong & m).sum()),
-                "transformer_only": int((t_wrong & ~b_wrong & m).sum()),
-            }
-            for name, m in (("one_window", n_windows == 1), ("longer", n_windows > 1))
-        }
     for view in VIEWS:
         if ("test", view) not in texts:
             continue
         t = texts[("test", view)]
         b = np.array([all_views.bucket_of(x) for x in t])
-        scores = {"baseline": whole.log_proba(t)}
+        la, lw = all_views.log_proba(t), whole.log_proba(t)
+        scores = {"baseline": lw}
         for name, (source, branch) in rules.items():
             logits = logits_of("test", view, source)
             scores[name] = (
                 logits
                 if branch is None
-                else mix(logits, lexical_of(t, b, branch), chosen[name][b][:, None])
+                else mix(logits, lexical_of(la, lw, b, branch), chosen[name][b][:, None])
             )
-        logits, lexical = logits_of("test", view, "head-tail"), lexical_of(t, b, "all-views")
+        logits, long = logits_of("test", view, "head-tail"), b == last
         for name, scorer in long_scorers.items():
-            long = b == last
             score = scores["served"].copy()
             if long.any():
-                score[long] = scorer(logits[long], lexical[long])
+                score[long] = scorer(logits[long], la[long])
             scores[name] = score
+        if view == "full" and s.windows:  # the errors: articles of one window against longer
+            n_windows = np.bincount(s.windows["test"][1], minlength=len(y))
+            t_wrong, b_wrong = logits.argmax(1) != y, lw.argmax(1) != y
+            out["errors"] = {
+                name: {
+                    "articles": int(m.sum()),
+                    "transformer": int((t_wrong & m).sum()),
+                    "baseline": int((b_wrong & m).sum()),
+                    "transformer_only": int((t_wrong & ~b_wrong & m).sum()),
+                }
+                for name, m in (("one_window", n_windows == 1), ("longer", n_windows > 1))
+            }
         for rule, score in scores.items():
             pred = score.argmax(axis=1)
             out[f"{rule}/{view}/accuracy"] = float((pred == y).mean())
