@@ -238,10 +238,16 @@ def _check_scores(out: Path, config_file: Path, rows: list[dict]) -> None:
         "served",
         "long-scaled",
         "long-stacked",
+        "long-pooled",
     }
+    long_rules = ("long-scaled", "long-accuracy", "long-stacked", "long-equal", "long-pooled")
     for split in study_json["splits"]:  # the whole-article refits change nothing shorter
-        for rule in ("long-scaled", "long-accuracy", "long-stacked", "long-equal"):
+        for rule in long_rules:
             assert split[f"{rule}/headline/accuracy"] == split["served/headline/accuracy"]
+        for branch in ("all-views", "whole"):  # the pooled-validation table, every weight
+            table = split["validation_long"][branch]
+            assert len(table) == 21 and all(e >= 0 and nll >= 0 for e, nll in table.values())
+    assert set(study_json["validation_long"]) == {"all-views", "whole"}
     (out / "fusion_study.json").unlink()
 
 
