@@ -7,6 +7,11 @@ sentence, a whole article), chosen at training on the validation split::
 
     score = w(len) * log_softmax(transformer_logits) + (1 - w(len)) * log p_tfidf
 
+A branch may carry a second one, ``long``, fitted on whole training articles only, which then
+reads the inputs of the last bucket (whole articles) in its place: the first branch is fitted on
+every view of the training articles (headlines too), which suits short inputs and blurs long
+ones (``training.hybrid``).
+
 The served probabilities are ``softmax(score / T)`` (``T``: the calibration's temperature,
 fitted on the validation split's fused scores). ``w = 1`` is the transformer alone.
 
@@ -18,7 +23,8 @@ operators in the graph and ~0.1 ms per article on one core.
 
 Files in a checkpoint and a model directory: ``lexical.json`` (tokenizer settings, labels, the
 length buckets and their weights, a reference for the parity check) and ``lexical.npz``
-(vocabulary, idf, coefficients, intercepts; loaded without pickle). Numpy and the standard
+(vocabulary, idf, coefficients, intercepts, and the ``long`` branch's under ``long_``; loaded
+without pickle). Numpy and the standard
 library only: the serving image imports this module.
 """
 
@@ -29,7 +35,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +82,14 @@ class Lexical:
     buckets: tuple[int, ...] = DEFAULT_BUCKETS
     weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # transformer's weight per bucket
     reference: dict[str, Any] = field(default_factory=dict)  # {"texts", "log_proba"}
+    # the branch that reads the last bucket's inputs (whole articles) instead; None: this one
+    long: Lexical | None = None
 
     def __post_init__(self) -> None:
+        if self.long is not None and (
+            self.long.labels != self.labels or self.long.long is not None
+        ):
+            raise LexicalError("lexical branch: the whole-article branch has other labels")
         terms = len(self.vocabulary)
         if self.idf.shape != (terms,) or self.coef.shape != (len(self.labels), terms):
             raise LexicalError(
@@ -139,6 +151,18 @@ class Lexical:
                 return k
         return len(self.buckets)
 
+    def branch_log_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """log p of the branch that reads each text: ``long`` for the last bucket's, when there
+        is one, this branch for the rest."""
+        if self.long is None:
+            return self.log_proba(texts)
+        last = np.array([self.bucket_of(t) == len(self.buckets) for t in texts], dtype=bool)
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        for rows, branch in ((~last, self), (last, self.long)):
+            if rows.any():
+                out[rows] = branch.log_proba([t for t, r in zip(texts, rows, strict=True) if r])
+        return out
+
     def transformer_weights(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([self.weights[self.bucket_of(t)] for t in texts], dtype=np.float64)
 
@@ -149,12 +173,17 @@ class Lexical:
         w = self.transformer_weights(texts)[:, None]
         if not (w < 1).any():  # the transformer alone: no need to read the words
             return log_softmax(logits).astype(np.float32)
-        return mix(logits, self.log_proba(texts), w).astype(np.float32)
+        return mix(logits, self.branch_log_proba(texts), w).astype(np.float32)
 
     # -- parity -----------------------------------------------------------------------------
     def parity_error(self) -> float:
         """Largest |log p| difference from the reference training wrote (scikit-learn's own
-        figures on held-out articles); raises when there is no reference."""
+        figures on held-out articles), of this branch and its whole-article one; raises when
+        there is no reference."""
+        own = self._own_parity_error()
+        return own if self.long is None else max(own, self.long._own_parity_error())
+
+    def _own_parity_error(self) -> float:
         texts, expected = self.reference.get("texts"), self.reference.get("log_proba")
         if not texts or expected is None:
             raise LexicalError("lexical branch has no parity reference")
@@ -165,30 +194,41 @@ class Lexical:
         return float(np.abs(got - expected).max())
 
     # -- files ------------------------------------------------------------------------------
+    def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        arrays = {
+            "vocabulary": np.array(terms, dtype=str),
+            "idf": self.idf,
+            "coef": self.coef,
+            "intercept": self.intercept,
+        }
+        return {prefix + k: v for k, v in arrays.items()}
+
+    def _tokenizer_meta(self) -> dict[str, Any]:
+        return {
+            "lowercase": self.lowercase,
+            "sublinear_tf": self.sublinear_tf,
+            "stop_words": sorted(self.stop_words),
+            "reference": self.reference,
+        }
+
     def save(self, directory: str | Path) -> list[Path]:
         directory = Path(directory)
-        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        arrays = self._arrays() | (self.long._arrays("long_") if self.long is not None else {})
         npz = directory / LEXICAL_NPZ
         with npz.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                vocabulary=np.array(terms, dtype=str),
-                idf=self.idf,
-                coef=self.coef,
-                intercept=self.intercept,
-            )
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         meta = {
             "kind": "tfidf+logistic_regression",
             "labels": list(self.labels),
             "token_pattern": TOKEN_PATTERN,
-            "lowercase": self.lowercase,
-            "sublinear_tf": self.sublinear_tf,
-            "stop_words": sorted(self.stop_words),
             "fusion": "w * log_softmax(logits) + (1 - w) * log p_tfidf, w per bucket",
             "buckets": list(self.buckets),
             "weights": list(self.weights),
-            "reference": self.reference,
+            **self._tokenizer_meta(),
         }
+        if self.long is not None:
+            meta["long"] = {"reads": "the last bucket", **self.long._tokenizer_meta()}
         path = directory / LEXICAL_JSON
         path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         return [path, npz]
@@ -198,33 +238,61 @@ class Lexical:
         directory = Path(directory)
         try:
             meta = json.loads((directory / LEXICAL_JSON).read_text(encoding="utf-8"))
-            with np.load(directory / LEXICAL_NPZ, allow_pickle=False) as arrays:
-                terms = [str(t) for t in arrays["vocabulary"]]
-                idf, coef, intercept = (
-                    np.asarray(arrays[k], dtype=np.float64) for k in ("idf", "coef", "intercept")
-                )
+            with np.load(directory / LEXICAL_NPZ, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise LexicalError(f"cannot read the lexical branch in {directory}: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("token_pattern") != TOKEN_PATTERN:
             raise LexicalError(f"{directory / LEXICAL_JSON}: not a branch this version serves")
+        try:
+            labels = tuple(str(x) for x in meta["labels"])
+            buckets = tuple(int(b) for b in meta["buckets"])
+            long = None
+            if meta.get("long") is not None:
+                long = cls._from(directory, arrays, "long_", meta["long"], labels, buckets)
+            return replace(
+                cls._from(directory, arrays, "", meta, labels, buckets),
+                weights=tuple(float(w) for w in meta["weights"]),
+                long=long,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, LexicalError):
+                raise
+            raise LexicalError(f"{directory / LEXICAL_JSON}: {exc!r}") from exc
+
+    @classmethod
+    def _from(
+        cls,
+        directory: Path,
+        arrays: dict[str, np.ndarray],
+        prefix: str,
+        meta: dict[str, Any],
+        labels: tuple[str, ...],
+        buckets: tuple[int, ...],
+    ) -> Lexical:
+        try:
+            terms = [str(t) for t in arrays[prefix + "vocabulary"]]
+            idf, coef, intercept = (
+                np.asarray(arrays[prefix + k], dtype=np.float64)
+                for k in ("idf", "coef", "intercept")
+            )
+        except KeyError as exc:
+            raise LexicalError(f"{directory / LEXICAL_NPZ}: no array {exc}") from exc
         if len(set(terms)) != len(terms):
             raise LexicalError(f"{directory / LEXICAL_NPZ}: repeated vocabulary terms")
-        try:
-            return cls(
-                labels=tuple(str(x) for x in meta["labels"]),
-                vocabulary={t: j for j, t in enumerate(terms)},
-                idf=idf,
-                coef=coef,
-                intercept=intercept,
-                stop_words=frozenset(str(w) for w in meta["stop_words"]),
-                sublinear_tf=bool(meta["sublinear_tf"]),
-                lowercase=bool(meta["lowercase"]),
-                buckets=tuple(int(b) for b in meta["buckets"]),
-                weights=tuple(float(w) for w in meta["weights"]),
-                reference=dict(meta.get("reference") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LexicalError(f"{directory / LEXICAL_JSON}: {exc}") from exc
+        return cls(
+            labels=labels,
+            vocabulary={t: j for j, t in enumerate(terms)},
+            idf=idf,
+            coef=coef,
+            intercept=intercept,
+            stop_words=frozenset(str(w) for w in meta["stop_words"]),
+            sublinear_tf=bool(meta["sublinear_tf"]),
+            lowercase=bool(meta["lowercase"]),
+            buckets=buckets,
+            weights=(1.0,) * (len(buckets) + 1),
+            reference=dict(meta.get("reference") or {}),
+        )
 
 
 def present(directory: str | Path) -> bool:

@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=S,
         help="fuse the transformer with a served TF-IDF branch (default: on)",
     )
+    t.add_argument(
+        "--long-branch-weight",
+        type=float,
+        default=S,
+        help="whole articles: fuse with a branch fitted on whole articles at this transformer "
+        "weight (0.15: chosen on pooled validation; default: the weight chosen per split)",
+    )
     e = p.add_argument_group("evaluation")
     e.add_argument(
         "--review-target-accuracy",

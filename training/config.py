@@ -76,6 +76,12 @@ class TrainConfig(BaseModel):
     # serve a hybrid: the transformer fused with a TF-IDF branch fitted on every view of the
     # training articles, one weight per input length chosen on validation (newsclf.lexical)
     hybrid: bool = True
+    # whole articles (the hybrid's last length bucket) fused instead with a TF-IDF branch fitted
+    # on whole training articles only (the baseline's model), at this constant transformer
+    # weight; None: the all-views branch at the weight chosen on the split's validation
+    # articles. 0.15 is the choice on the validation articles of repeated splits pooled
+    # (scripts/studies/fusion_from_splits.py, docs/training-results.md)
+    long_branch_weight: float | None = None
     # calibration (newsclf.calibration): the review threshold is the lowest calibrated confidence
     # at which validation articles reach this accuracy (calibration.json): counted from their
     # labels ("empirical") or expected from their calibrated confidences ("expected"); and it
@@ -109,6 +115,8 @@ class TrainConfig(BaseModel):
             problems.append(f"data_format must be one of {', '.join(DATA_FORMATS)}")
         if self.lr_scheduler not in LR_SCHEDULERS:
             problems.append(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}")
+        if self.long_branch_weight is not None and not 0.0 <= self.long_branch_weight <= 1.0:
+            problems.append("long_branch_weight must be in [0, 1]")
         if self.max_review_share is not None and not 0.0 <= self.max_review_share <= 1.0:
             problems.append("max_review_share must be in [0, 1]")
         if not 0.0 <= self.review_min_confidence <= 1.0:

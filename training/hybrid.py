@@ -96,6 +96,14 @@ def choose_weights(
     return _replace(branch, weights=weights)
 
 
+def with_long_branch(branch: Lexical, long: Lexical, weight: float) -> Lexical:
+    """``branch`` whose last bucket (whole articles) is read by ``long`` at the constant
+    transformer ``weight`` (``TrainConfig.long_branch_weight``); shorter buckets keep theirs."""
+    weights = (*branch.weights[:-1], float(weight))
+    log.info("hybrid.long_branch terms=%d transformer_weight=%.2f", len(long.vocabulary), weight)
+    return _replace(branch, weights=weights, long=long)
+
+
 def bucket_weights(
     logits: np.ndarray,
     branch_log_proba: np.ndarray,

@@ -111,6 +111,13 @@ def render_model_card(report: dict[str, Any]) -> str:
             f"for inputs of up to {hybrid['buckets_max_words']} words and longer, chosen on the "
             "validation split. The figures above are the fused model's, as served.",
         ]
+        if hybrid.get("long_branch"):
+            lines[-1] = lines[-1].replace(
+                " chosen on the validation split.",
+                " chosen on the validation split; whole articles (the last bucket) read by a "
+                "second branch fitted on whole training articles only, at the recipe's constant "
+                f"transformer weight {hybrid['long_branch']['transformer_weight']}.",
+            )
     n_test = sizes.get("test")
     lines += [
         "",

@@ -26,7 +26,7 @@ from training.config import TrainConfig
 from training.data import Dataset, add_reviewed, load_dataset
 from training.duplicates import group_count, near_duplicate_groups
 from training.errors import TrainingError
-from training.hybrid import choose_weights, fit_branch
+from training.hybrid import choose_weights, fit_branch, with_long_branch
 from training.metrics import classification_metrics
 from training.modeling import check_model_source, load_model, load_tokenizer, resolve_model
 from training.report import (
@@ -261,18 +261,24 @@ def fit_hybrid(
     val_labels: list[int],
 ) -> Lexical:
     """The served TF-IDF branch, fitted on every view of the training articles, with its
-    fusion weights chosen on ``val_views`` (view -> texts, transformer logits)."""
+    fusion weights chosen on ``val_views`` (view -> texts, transformer logits); with
+    ``config.long_branch_weight``, whole articles read by a branch fitted on whole training
+    articles only, at that weight."""
     names = data.dataset.label_names
     train_texts, train_labels = data.part("train")
     train_views = data.train_views()
     texts = [*train_texts, *(t for view in (train_views or {}).values() for t in view)]
     labels = list(train_labels) * (1 + len(train_views or {}))
-    branch = fit_branch(texts, labels, names, config.seed)
-    return choose_weights(
-        branch,
+    branch = choose_weights(
+        fit_branch(texts, labels, names, config.seed),
         {view: logits for view, (_, logits) in val_views.items()},
         {view: texts for view, (texts, _) in val_views.items()},
         val_labels,
+    )
+    if config.long_branch_weight is None:
+        return branch
+    return with_long_branch(
+        branch, fit_branch(train_texts, train_labels, names, config.seed), config.long_branch_weight
     )
 
 
@@ -330,6 +336,13 @@ def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> 
             "buckets_max_words": list(lexical.buckets),
             "transformer_weights": list(lexical.weights),
         }
+        if lexical.long is not None:
+            metrics["hybrid"]["long_branch"] = {
+                "branch": "the same recipe fitted on whole training articles only; reads "
+                "the inputs of the last bucket at a constant transformer weight",
+                "terms": len(lexical.long.vocabulary),
+                "transformer_weight": lexical.weights[-1],
+            }
     val_scores = served(val_texts, val["full"][1])
     calibration = fit_calibration(
         val_scores,

@@ -116,7 +116,14 @@ def hybrid_lines(report: dict[str, Any]) -> list[str]:
         "",
         f"Served: the transformer fused with a TF-IDF branch ({hybrid['terms']} terms), "
         f"transformer weight {hybrid['transformer_weights']} for inputs of up to "
-        f"{hybrid['buckets_max_words']} words and longer (chosen on validation).",
+        f"{hybrid['buckets_max_words']} words and longer (chosen on validation)."
+        + (
+            f" Whole articles: a branch fitted on whole training articles only "
+            f"({hybrid['long_branch']['terms']} terms), at the recipe's constant weight "
+            f"{hybrid['long_branch']['transformer_weight']}."
+            if hybrid.get("long_branch")
+            else ""
+        ),
         "",
         "| input | transformer alone | served (fused) |",
         "|---|---|---|",

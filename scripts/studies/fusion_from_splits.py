@@ -8,7 +8,8 @@ splits. The "served" rule is what ``--repeats`` measured: its figures must equal
 rows, which the script checks and prints. Rules:
 
 - ``served``: one TF-IDF branch fitted on every view of the training articles, one transformer
-  weight per length bucket, chosen on validation log-loss (``training.hybrid``);
+  weight per length bucket, chosen on validation log-loss (``training.hybrid``); for a run with
+  ``long_branch_weight``, whole articles as that serves them (``long-pooled`` at its weight);
 - ``full-branch-long``: the same on short inputs, but whole articles (the last bucket) fused with
   a branch fitted on whole training articles only (the baseline's own model), weight chosen the
   same way;
@@ -246,6 +247,8 @@ def study_split(
                 else mix(logits, lexical_of(la, lw, b, branch), chosen[name][b][:, None])
             )
         logits, long = logits_of("test", view, "head-tail"), b == last
+        if config.long_branch_weight is not None:  # served: whole articles read by that branch
+            scores["served"][long] = mix(logits[long], lw[long], config.long_branch_weight)
         for name, scorer in long_scorers.items():
             score = scores["served"].copy()
             if long.any():
@@ -300,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     ] + [
         (s.seed, "weights")
         for s, r in zip(scores, splits, strict=True)
-        if s.weights and tuple(r["weights"]["served"]) != s.weights
+        if s.weights
+        and tuple(r["weights"]["served"])[: None if config.long_branch_weight is None else -1]
+        != s.weights[: None if config.long_branch_weight is None else -1]
     ]
     ratio = float(np.mean([rows[r["seed"]]["test"] / rows[r["seed"]]["train"] for r in splits]))
     table: dict[str, Any] = {}

@@ -130,3 +130,34 @@ def test_the_weight_follows_the_inputs_length(branch):
     np.testing.assert_allclose(scores[1], half, atol=1e-6)
     with pytest.raises(LexicalError, match="rows of logits"):
         fused.fuse(logits, texts[:2])
+
+
+def test_a_whole_article_branch_reads_the_last_bucket_and_travels_in_the_same_files(
+    branch, tmp_path
+):
+    from dataclasses import replace
+
+    shifted = [(y + 1) % 5 for y in LABELS]  # a branch that answers differently, to tell them apart
+    long = fit_branch(TEXTS, shifted, NAMES, seed=0)
+    fused = replace(branch, buckets=(3, 8), weights=(0.0, 0.0, 0.25), long=long)
+    texts = ["shares bank profits", "shares in the bank rose sharply", TEXTS[0], TEXTS[1]]
+    logits = np.tile(np.array([0.0, 0.0, 0.0, 0.0, 9.0]), (4, 1))
+    scores = fused.fuse(logits, texts)
+    np.testing.assert_allclose(scores[:2], branch.log_proba(texts[:2]), atol=1e-6)  # short: main
+    whole = 0.25 * log_softmax(logits[2:]) + 0.75 * long.log_proba(texts[2:])
+    np.testing.assert_allclose(scores[2:], whole, atol=1e-6)  # whole articles: the long branch
+    assert scores[2].argmax() == 1 and branch.log_proba(texts[2:3])[0].argmax() == 0
+    fused.save(tmp_path)
+    again = Lexical.load(tmp_path)
+    assert again.long is not None and again.weights == fused.weights
+    np.testing.assert_array_equal(again.fuse(logits, texts), scores)
+    assert again.parity_error() < 1e-9
+    with np.load(tmp_path / LEXICAL_NPZ) as arrays:  # the parity check covers the long branch
+        parts = dict(arrays)
+    np.savez(tmp_path / LEXICAL_NPZ, **{**parts, "long_coef": parts["long_coef"] * 1.01})
+    assert Lexical.load(tmp_path).parity_error() > 1e-4
+    np.savez(tmp_path / LEXICAL_NPZ, **{k: v for k, v in parts.items() if k != "long_idf"})
+    with pytest.raises(LexicalError, match="no array 'long_idf'"):
+        Lexical.load(tmp_path)
+    with pytest.raises(LexicalError, match="other labels"):
+        replace(fused, long=replace(long, labels=tuple("abcde")))

@@ -111,6 +111,11 @@ def test_evaluation_flags():
     args = build_parser().parse_args(["--review-min-confidence", "0.8"])
     assert config_from_args(args).review_min_confidence == 0.8
     assert TrainConfig().review_min_confidence == 0.9
+    args = build_parser().parse_args(["--long-branch-weight", "0.15"])
+    assert config_from_args(args).long_branch_weight == 0.15
+    assert TrainConfig().long_branch_weight is None
+    with pytest.raises(TrainingError, match="long_branch_weight must be in"):
+        TrainConfig(long_branch_weight=1.5)
     bad_values = ({"max_review_share": 1.5}, {"threshold_rule": "median"})
     for bad in (*bad_values, {"review_min_confidence": -0.1}):
         with pytest.raises(TrainingError):

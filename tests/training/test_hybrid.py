@@ -73,3 +73,40 @@ def test_training_without_the_hybrid_leaves_no_branch(tmp_path):
     result = run_training(TrainConfig(**{**TINY, "epochs": 1.0}, output=str(out), hybrid=False))
     assert not (out / LEXICAL_JSON).exists() and not (out / LEXICAL_NPZ).exists()
     assert "hybrid" not in result.report and "transformer" not in result.report
+
+
+def test_a_whole_article_branch_is_trained_exported_and_served():
+    """``long_branch_weight``: training fits a second branch on whole training articles and
+    serves it on whole articles at that weight; the exported model serves exactly that."""
+    from consumer.model import OnnxClassifier
+    from newsclf.calibration import softmax
+    from newsclf.lexical import mix
+    from tests.fixtures.checkpoints import TINY_CHECKPOINT_SETTINGS, build_tiny_checkpoint
+    from tests.fixtures.models import build_tiny_model_dir
+
+    settings = {
+        **TINY_CHECKPOINT_SETTINGS,
+        "epochs": 2.0,
+        "train_short_views": True,  # so the served branch reads headlines too, unlike the long
+        "long_branch_weight": 0.15,
+    }
+    ckpt = build_tiny_checkpoint(settings=settings)
+    report = json.loads((ckpt / "eval_report.json").read_text())
+    branch = Lexical.load(ckpt)
+    assert branch.long is not None and branch.weights[-1] == 0.15
+    assert report["hybrid"]["long_branch"]["transformer_weight"] == 0.15
+    assert "Whole articles: a branch fitted on whole" in (ckpt / "eval_report.md").read_text()
+    assert "second branch fitted on whole training articles" in (ckpt / "README.md").read_text()
+    model = OnnxClassifier.load(build_tiny_model_dir(ckpt), "cpu", 1)
+    rows = [json.loads(x) for x in (ckpt / "heldout.jsonl").read_text().splitlines()]
+    whole = [r["text"] for r in rows[:6]]
+    assert all(branch.bucket_of(t) == len(branch.buckets) for t in whole)
+    texts = whole + [t.split("\n")[0][:60] for t in whole]
+    logits = model.logits(model.tokenize(texts))
+    fused = branch.fuse(logits, texts)
+    np.testing.assert_allclose(
+        fused[:6], mix(logits[:6], branch.long.log_proba(whole), 0.15), atol=1e-5
+    )
+    assert not np.allclose(branch.long.log_proba(whole), branch.log_proba(whole), atol=1e-3)
+    served = model.predict_texts(texts)
+    np.testing.assert_allclose(served, softmax(fused, model.info.temperature), atol=1e-6)
