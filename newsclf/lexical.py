@@ -151,12 +151,16 @@ class Lexical:
                 return k
         return len(self.buckets)
 
-    def branch_log_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def branch_log_proba(
+        self, texts: Sequence[str], buckets: np.ndarray | None = None
+    ) -> np.ndarray:
         """log p of the branch that reads each text: ``long`` for the last bucket's, when there
-        is one, this branch for the rest."""
+        is one, this branch for the rest (``buckets``: the texts' buckets, when known)."""
         if self.long is None:
             return self.log_proba(texts)
-        last = np.array([self.bucket_of(t) == len(self.buckets) for t in texts], dtype=bool)
+        if buckets is None:
+            buckets = np.array([self.bucket_of(t) for t in texts], dtype=np.int64)
+        last = buckets == len(self.buckets)
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
         for rows, branch in ((~last, self), (last, self.long)):
             if rows.any():
@@ -170,10 +174,11 @@ class Lexical:
         """Fused scores (texts, labels), float32: serve ``softmax(scores / T)``."""
         if len(texts) != logits.shape[0]:
             raise LexicalError(f"{logits.shape[0]} rows of logits for {len(texts)} texts")
-        w = self.transformer_weights(texts)[:, None]
+        buckets = np.array([self.bucket_of(t) for t in texts], dtype=np.int64)
+        w = np.asarray(self.weights, dtype=np.float64)[buckets][:, None]
         if not (w < 1).any():  # the transformer alone: no need to read the words
             return log_softmax(logits).astype(np.float32)
-        return mix(logits, self.branch_log_proba(texts), w).astype(np.float32)
+        return mix(logits, self.branch_log_proba(texts, buckets), w).astype(np.float32)
 
     # -- parity -----------------------------------------------------------------------------
     def parity_error(self) -> float:
