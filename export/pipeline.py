@@ -239,6 +239,8 @@ def export_model(
                 "transformer_weights": list(ckpt.lexical.weights),
                 "parity_max_abs_log_proba_diff": ckpt.lexical_parity,
             }
+            if ckpt.lexical.long is not None:  # whole articles read by their own branch
+                extra["lexical"]["long_branch_terms"] = len(ckpt.lexical.long.vocabulary)
         if reference is not None:
             extra["reference"] = reference.to_dict()
         if min_macro_f1 is not None:

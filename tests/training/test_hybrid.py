@@ -81,6 +81,7 @@ def test_a_whole_article_branch_is_trained_exported_and_served():
     from consumer.model import OnnxClassifier
     from newsclf.calibration import softmax
     from newsclf.lexical import mix
+    from newsclf.manifest import load_manifest
     from tests.fixtures.checkpoints import TINY_CHECKPOINT_SETTINGS, build_tiny_checkpoint
     from tests.fixtures.models import build_tiny_model_dir
 
@@ -97,7 +98,11 @@ def test_a_whole_article_branch_is_trained_exported_and_served():
     assert report["hybrid"]["long_branch"]["transformer_weight"] == 0.15
     assert "Whole articles: a branch fitted on whole" in (ckpt / "eval_report.md").read_text()
     assert "second branch fitted on whole training articles" in (ckpt / "README.md").read_text()
-    model = OnnxClassifier.load(build_tiny_model_dir(ckpt), "cpu", 1)
+    model_dir = build_tiny_model_dir(ckpt)
+    lexical = load_manifest(model_dir).extra["lexical"]
+    assert lexical["long_branch_terms"] == len(branch.long.vocabulary)
+    assert lexical["transformer_weights"][-1] == 0.15
+    model = OnnxClassifier.load(model_dir, "cpu", 1)
     rows = [json.loads(x) for x in (ckpt / "heldout.jsonl").read_text().splitlines()]
     whole = [r["text"] for r in rows[:6]]
     assert all(branch.bucket_of(t) == len(branch.buckets) for t in whole)
