@@ -167,9 +167,6 @@ class Lexical:
                 out[rows] = branch.log_proba([t for t, r in zip(texts, rows, strict=True) if r])
         return out
 
-    def transformer_weights(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([self.weights[self.bucket_of(t)] for t in texts], dtype=np.float64)
-
     def fuse(self, logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Fused scores (texts, labels), float32: serve ``softmax(scores / T)``."""
         if len(texts) != logits.shape[0]:
