@@ -8,7 +8,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -208,17 +208,21 @@ def train_once(
 
 
 def training_examples(config: TrainConfig, data: PreparedData) -> tuple[list[str], list[int]]:
-    """The training split's articles and, with ``train_short_views``, their headline and
-    headline + first sentence views as further examples of the same label."""
+    """The training split's articles and, with ``train_short_views`` (the default), their
+    headline and headline + first sentence views as further examples of the same label. Data
+    without a headline for every training article has no such views: its articles alone, said
+    in the log (the evaluation skips the short views of such data the same way)."""
     texts, labels = data.part("train")
     if not config.train_short_views:
         return texts, labels
     views = data.train_views()
     if views is None:
-        raise TrainingError(
-            "train_short_views needs a headline for every training article "
-            "(a title column, or the corpus folder layout)"
+        log.warning(
+            "train.short_views_skipped reason=not every training article has a headline "
+            "(a title column, or the corpus folder layout) examples=%d",
+            len(texts),
         )
+        return texts, labels
     log.info("train.short_views articles=%d examples=%d", len(texts), 3 * len(texts))
     return [*texts, *views["headline"], *views["lead"]], list(labels) * 3
 
@@ -282,23 +286,40 @@ def fit_hybrid(
     )
 
 
-def evaluate(config: TrainConfig, data: PreparedData, trained: TrainedModel) -> Evaluation:
+def evaluate(
+    config: TrainConfig,
+    data: PreparedData,
+    trained: TrainedModel | None,
+    *,
+    stored: Mapping[str, np.ndarray] | None = None,
+) -> Evaluation:
     """Test metrics and the baseline on the test split; temperature and review threshold fitted
     on the validation split (serving preprocessing) and measured on the test split. A hybrid
-    (``config.hybrid``) is scored fused, and its transformer alone under ``"transformer"``."""
+    (``config.hybrid``) is scored fused, and its transformer alone under ``"transformer"``.
+
+    The transformer's logits come from ``trained``, or, without a model, from ``stored``: the
+    ``"{part}_{view}"`` logits an earlier evaluation of the same fine-tuning kept
+    (``Evaluation.transformer_logits``, ``training.split_scores``); everything after them (the
+    TF-IDF branches, fusion weights, calibration, baseline) is fitted again."""
     names = data.dataset.label_names
 
-    def logits_of(texts: list[str]) -> np.ndarray:
-        return predict_logits(
-            trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
-        )
+    def logits_of(key: str, texts: list[str]) -> np.ndarray:
+        if trained is not None:
+            return predict_logits(
+                trained.model, trained.tokenizer, texts, trained.prep, config.eval_batch_size
+            )
+        logits = (stored or {}).get(key)
+        if logits is None or np.ndim(logits) != 2 or len(logits) != len(texts):
+            shape = None if logits is None else np.shape(logits)
+            raise TrainingError(f"stored logits {key}: {shape} do not fit {len(texts)} texts")
+        return np.asarray(logits)
 
     def views_of(part: str, short: bool) -> dict[str, tuple[list[str], np.ndarray]]:
         texts, _ = data.part(part)
         idx = getattr(data.split, part)
         views = (short_views(texts, [data.dataset.title_of(i) for i in idx]) or {}) if short else {}
-        return {"full": (texts, logits_of(texts))} | {
-            name: (view, logits_of(view)) for name, view in views.items()
+        return {"full": (texts, logits_of(f"{part}_full", texts))} | {
+            name: (view, logits_of(f"{part}_{name}", view)) for name, view in views.items()
         }
 
     test_texts, test_labels = data.part("test")

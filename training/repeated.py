@@ -44,6 +44,7 @@ from training.pipeline import (
     HYPERPARAMETER_KEYS,
     TRAINER_DIR,
     Evaluation,
+    PreparedData,
     TrainResult,
     corpus_groups,
     evaluate,
@@ -51,7 +52,7 @@ from training.pipeline import (
     split_data,
     train_once,
 )
-from training.split_scores import write_scores
+from training.split_scores import SCORES_DIR, load_scores, scores_path, write_scores
 from training.stats import CONFIDENCE, Interval, t_interval, verdict
 from training.train import window_logits
 from training.views import SHORT_VIEWS
@@ -63,6 +64,18 @@ REPEATED_MD = "repeated_splits.md"
 # config keys a resumed run may change: where it writes, how many splits, how fast it runs
 RESUMABLE_KEYS = frozenset(
     {"output", "repeats", "resume", "keep_trainer_checkpoints", "num_threads"}
+)
+# config keys the fine-tuning never reads, only what is fitted on its logits afterwards (the
+# whole-article branch, the review threshold): a resumed run may change them, and scores each
+# kept split again from its stored logits (scores/seed-<seed>.npz) under the new values
+RESCORABLE_KEYS = frozenset(
+    {
+        "long_branch_weight",
+        "review_target_accuracy",
+        "threshold_rule",
+        "max_review_share",
+        "review_min_confidence",
+    }
 )
 
 
@@ -118,6 +131,10 @@ class SplitRow:
     transformer_headline_accuracy: float | None = None
     transformer_lead_accuracy: float | None = None
     device: str | None = None  # where the split was trained ("cpu", or the GPU's name)
+    # scored again from the stored logits of its fine-tuning, under a later fusion or
+    # calibration recipe (RESCORABLE_KEYS); best_epoch, train_seconds, seconds and device are
+    # the fine-tuning's
+    rescored: bool = False
 
     @property
     def ece_change(self) -> float:
@@ -179,13 +196,34 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
     output_dir = Path(config.output)
     check_model_source(config.model, allow_hub=config.allow_hub)  # fail before loading data
     seeds = [config.seed + i for i in range(config.repeats)]
-    done, earlier_seconds = load_done(output_dir, config) if config.resume else ({}, 0.0)
+    done, earlier_seconds, rescore = (
+        load_done(output_dir, config) if config.resume else ({}, 0.0, ())
+    )
     dataset = load_data(config)
     groups = corpus_groups(dataset, config)  # the same for every seed
     output_dir.mkdir(parents=True, exist_ok=True)
     by_seed = {seed: done[seed] for seed in seeds if seed in done}
     if config.resume:
         log.info("repeated.resume kept=%d to_run=%d", len(by_seed), len(seeds) - len(by_seed))
+    if rescore:
+        log.info("repeated.rescore splits=%d changed=%s", len(by_seed), ",".join(rescore))
+        missing = [seed for seed in by_seed if not scores_path(output_dir, seed).exists()]
+        if missing:
+            raise TrainingError(
+                f"cannot rescore the kept splits under the changed {', '.join(rescore)}: "
+                f"no stored scores for seeds {', '.join(map(str, missing))} in "
+                f"{output_dir / SCORES_DIR}; use the same options or another --output"
+            )
+        for n, seed in enumerate(sorted(by_seed), 1):
+            by_seed[seed] = rescore_split(config, dataset, groups, by_seed[seed], output_dir)
+            log.info(
+                "repeated.rescored n=%d/%d seed=%d accuracy=%.4f diff_accuracy=%+.4f",
+                n,
+                len(by_seed),
+                seed,
+                by_seed[seed].accuracy,
+                by_seed[seed].diff_accuracy,
+            )
 
     def rows() -> list[SplitRow]:  # in seed order, whichever sitting measured them
         return [by_seed[seed] for seed in seeds if seed in by_seed]
@@ -194,6 +232,8 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
         return build_report(config, seeds, rows(), earlier_seconds + time.perf_counter() - start)
 
     report = report_now()
+    if rescore:  # the kept splits' figures changed: written now, before any split trains
+        write_repeated(output_dir, report)
     for i, seed in enumerate(seeds, 1):
         if seed in by_seed:
             continue
@@ -228,14 +268,17 @@ def run_repeated(config: TrainConfig, *, progress: bool = False) -> RepeatedResu
     return RepeatedResult(output_dir, report, rows(), report["verdict"])
 
 
-def load_done(output_dir: Path, config: TrainConfig) -> tuple[dict[int, SplitRow], float]:
-    """The splits an earlier run of the same recipe wrote into ``output_dir`` (by seed), and the
-    seconds it spent; nothing when there is no file. A file of another recipe, or one that does
-    not read as a repeated-splits report, is a :class:`TrainingError` naming why."""
+def load_done(
+    output_dir: Path, config: TrainConfig
+) -> tuple[dict[int, SplitRow], float, tuple[str, ...]]:
+    """The splits an earlier run of the same fine-tuning recipe wrote into ``output_dir`` (by
+    seed), the seconds it spent, and the :data:`RESCORABLE_KEYS` that differ (the kept splits
+    must be scored again); nothing when there is no file. A file of another recipe, or one that
+    does not read as a repeated-splits report, is a :class:`TrainingError` naming why."""
     path = output_dir / REPEATED_JSON
     if not path.exists():
         log.warning("repeated.resume_nothing file=%s starting fresh", path)
-        return {}, 0.0
+        return {}, 0.0, ()
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
         stored, splits = report["config"], report["splits"]
@@ -251,13 +294,14 @@ def load_done(output_dir: Path, config: TrainConfig) -> tuple[dict[int, SplitRow
         for key in set(stored) | set(current)
         if key not in RESUMABLE_KEYS and stored.get(key) != current.get(key)
     )
-    if changed:
-        shown = ", ".join(f"{k} {stored.get(k)!r} -> {current.get(k)!r}" for k in changed)
+    refused = [key for key in changed if key not in RESCORABLE_KEYS]
+    if refused:
+        shown = ", ".join(f"{k} {stored.get(k)!r} -> {current.get(k)!r}" for k in refused)
         raise TrainingError(
             f"cannot resume from {path}: it was written with another recipe ({shown}); "
             "use the same options or another --output"
         )
-    return {row.seed: row for row in rows}, seconds
+    return {row.seed: row for row in rows}, seconds, tuple(changed)
 
 
 def _device() -> str:
@@ -284,12 +328,90 @@ def _run_split(
         split_config, data, output_dir / TRAINER_DIR / f"split-{index}", progress=progress
     )
     evaluation = evaluate(split_config, data, trained)
+    row = _row(
+        config,
+        data,
+        evaluation,
+        split=index,
+        seed=seed,
+        best_epoch=trained.fit.best_epoch,
+        train_seconds=round(trained.fit.train_seconds, 2),
+        seconds=round(time.perf_counter() - start, 2),
+        device=_device(),
+    )
+    started = time.perf_counter()
+    windows = {
+        part: window_logits(
+            trained.model,
+            trained.tokenizer,
+            data.part(part)[0],
+            trained.prep.max_length,
+            config.eval_batch_size,
+        )
+        for part in ("val", "test")
+    }
+    log.info(
+        "repeated.windows val=%d test=%d seconds=%.1f",
+        len(windows["val"][1]),
+        len(windows["test"][1]),
+        time.perf_counter() - started,
+    )
+    _write_split_scores(output_dir, seed, data, evaluation, windows)
+    del trained, evaluation
+    _release_memory()
+    return row
+
+
+def rescore_split(
+    config: TrainConfig,
+    dataset: Dataset,
+    groups: Sequence[int],
+    kept: SplitRow,
+    output_dir: Path,
+) -> SplitRow:
+    """The row of a split measured earlier, scored again under ``config`` from the transformer
+    logits its fine-tuning stored (nothing is trained): the same split (checked against the
+    stored article indices), the TF-IDF branches, fusion weights, calibration and baseline fitted
+    again. The scores file is rewritten with the fusion weights now served."""
+    split_config = config.replace(seed=kept.seed, repeats=1, resume=False)
+    data = split_data(dataset, split_config, groups)
+    path = scores_path(output_dir, kept.seed)
+    stored = load_scores(path)
+    if stored.val_index.tolist() != list(data.split.val) or stored.test_index.tolist() != list(
+        data.split.test
+    ):
+        raise TrainingError(
+            f"cannot rescore seed {kept.seed}: {path} holds other validation or test articles "
+            "than this corpus and recipe split off"
+        )
+    evaluation = evaluate(split_config, data, None, stored=stored.logits)
+    row = _row(
+        config,
+        data,
+        evaluation,
+        split=kept.split,
+        seed=kept.seed,
+        best_epoch=kept.best_epoch,
+        train_seconds=kept.train_seconds,
+        seconds=kept.seconds,
+        device=kept.device,
+        rescored=True,
+    )
+    _write_split_scores(output_dir, kept.seed, data, evaluation, stored.windows)
+    return row
+
+
+def _row(
+    config: TrainConfig,
+    data: PreparedData,
+    evaluation: Evaluation,
+    **fields: Any,
+) -> SplitRow:
+    """One split's row from its evaluation; ``fields`` name the split and its cost."""
     metrics, baseline, cal = evaluation.metrics, evaluation.baseline, evaluation.calibration
     assert baseline is not None  # validated: repeats needs the baseline
     sizes = data.split.sizes()
-    row = SplitRow(
-        split=index,
-        seed=seed,
+    values: dict[str, Any] = dict(
         train=sizes["train"],
         val=sizes["val"],
         test=sizes["test"],
@@ -310,31 +432,21 @@ def _run_split(
         coverage_at_threshold=cal.test["coverage_at_threshold"],
         accuracy_at_threshold=cal.test["accuracy_at_threshold"],
         **_rules_side_by_side(evaluation, config.review_target_accuracy),
-        best_epoch=trained.fit.best_epoch,
-        train_seconds=round(trained.fit.train_seconds, 2),
-        seconds=round(time.perf_counter() - start, 2),
         **_view_fields(metrics, baseline),
         **_alone_fields(metrics),
-        device=_device(),
+        **fields,
     )
+    return SplitRow(**values)
+
+
+def _write_split_scores(
+    output_dir: Path,
+    seed: int,
+    data: PreparedData,
+    evaluation: Evaluation,
+    windows: dict[str, tuple[Any, Any]],
+) -> None:
     lexical = evaluation.lexical
-    started = time.perf_counter()
-    windows = {
-        part: window_logits(
-            trained.model,
-            trained.tokenizer,
-            data.part(part)[0],
-            trained.prep.max_length,
-            config.eval_batch_size,
-        )
-        for part in ("val", "test")
-    }
-    log.info(
-        "repeated.windows val=%d test=%d seconds=%.1f",
-        len(windows["val"][1]),
-        len(windows["test"][1]),
-        time.perf_counter() - started,
-    )
     write_scores(
         output_dir,
         seed,
@@ -347,9 +459,6 @@ def _run_split(
         buckets=lexical.buckets if lexical is not None else (),
         windows=windows,
     )
-    del trained, evaluation
-    _release_memory()
-    return row
 
 
 def _view_fields(metrics: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float]:

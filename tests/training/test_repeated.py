@@ -118,15 +118,19 @@ def test_resume_keeps_the_splits_of_the_same_recipe_and_refuses_another(tmp_path
     write_repeated(tmp_path, build_report(config, [7, 8, 9], rows, 220.0))
     # more splits, another output, more threads: the same measurement, continued
     more = config.replace(repeats=5, resume=True, num_threads=4)
-    done, seconds = load_done(tmp_path, more)
-    assert done == {7: rows[0], 8: rows[1]} and seconds == 220.0
-    # a recipe change would mix two measurements: refused, naming what changed
-    with pytest.raises(TrainingError, match=r"learning_rate 0\.0001 -> 0\.0002"):
-        load_done(tmp_path, more.replace(learning_rate=2e-4))
+    done, seconds, rescore = load_done(tmp_path, more)
+    assert done == {7: rows[0], 8: rows[1]} and seconds == 220.0 and rescore == ()
+    # what is fitted on the fine-tuning's logits may change: the kept splits are scored again
+    fusion = more.replace(long_branch_weight=None, review_target_accuracy=0.97)
+    done, _, rescore = load_done(tmp_path, fusion)
+    assert sorted(done) == [7, 8] and rescore == ("long_branch_weight", "review_target_accuracy")
+    # a change to the fine-tuning would mix two measurements: refused, naming what changed
+    with pytest.raises(TrainingError, match=r"another recipe \(learning_rate 0\.0001 -> 0\.0002\)"):
+        load_done(tmp_path, fusion.replace(learning_rate=2e-4))
     (tmp_path / REPEATED_JSON).write_text('{"splits": []}')
     with pytest.raises(TrainingError, match="not a repeated-splits report"):
         load_done(tmp_path, more)
-    assert load_done(tmp_path / "empty", more) == ({}, 0.0)  # nothing yet: start fresh
+    assert load_done(tmp_path / "empty", more) == ({}, 0.0, ())  # nothing yet: start fresh
 
 
 @pytest.mark.slow
@@ -183,17 +187,50 @@ def test_cli_repeats_trains_each_split_and_writes_the_summary(tmp_path, capsys):
     assert main([*args, "--repeats", "3", "--epochs", "2"]) == EXIT_ERROR
     assert "another recipe (epochs 1.0 -> 2.0)" in capsys.readouterr().err
     assert (out / REPEATED_JSON).read_text() == before
+    _check_rescoring(out, args, resumed, capsys)
+
+
+def _check_rescoring(out: Path, args: list[str], measured: dict, capsys) -> None:
+    """Another whole-article weight: nothing trains, every kept split is scored again from its
+    stored logits; changed back, the rows are the ones the fine-tuning measured, exactly."""
+    rows = measured["splits"]
+    weight = measured["config"]["long_branch_weight"]
+    other = "0.5" if weight is None else "none"
+    assert main([*args, "--repeats", "3", "--long-branch-weight", other]) == 0
+    rescored = json.loads((out / REPEATED_JSON).read_text())
+    assert rescored["config"]["long_branch_weight"] == (0.5 if weight is None else None)
+    assert [r["seed"] for r in rescored["splits"]] == [3, 4, 5]
+    kept = ("best_epoch", "train_seconds", "seconds", "device", "transformer_accuracy")
+    kept += ("baseline_accuracy", "headline_accuracy", "transformer_lead_accuracy")
+    for new, old in zip(rescored["splits"], rows, strict=True):
+        assert new["rescored"] is True and not old["rescored"]
+        assert {k: new[k] for k in kept} == {k: old[k] for k in kept}  # unfused, or shorter
+    assert sorted(p.name for p in out.iterdir()) == [REPEATED_JSON, REPEATED_MD, SCORES_DIR]
+    back = "none" if weight is None else str(weight)
+    assert main([*args, "--repeats", "3", "--long-branch-weight", back]) == 0
+    again = json.loads((out / REPEATED_JSON).read_text())
+    assert [{**r, "rescored": False} for r in again["splits"]] == rows
+    assert again["summary"] == measured["summary"]
+    # a kept split without its scores cannot be scored again: one error line, nothing written
+    (out / SCORES_DIR / "seed-4.npz").unlink()
+    before = (out / REPEATED_JSON).read_text()
+    capsys.readouterr()
+    assert main([*args, "--repeats", "3", "--long-branch-weight", other]) == EXIT_ERROR
+    assert "no stored scores for seeds 4" in capsys.readouterr().err
+    assert (out / REPEATED_JSON).read_text() == before
 
 
 def test_the_committed_measurement_resumes_under_the_documented_command(tmp_path):
-    """docs/repeated_splits.json is continued on CPU or a lent GPU (scripts/gpu/repeats.sh) with
-    `--repeats 20 --train-short-views --resume`: a change to the recipe's defaults would make
-    that refuse it (and leave the committed figures describing another recipe)."""
+    """docs/repeated_splits.json is the default recipe's, continued on CPU or a lent GPU
+    (scripts/gpu/repeats.sh) with `--repeats 20 --resume`: a change to the recipe's defaults
+    would make that refuse it, or score it again (and leave the committed figures describing
+    another recipe)."""
     committed = Path(__file__).resolve().parents[2] / "docs" / REPEATED_JSON
     (tmp_path / REPEATED_JSON).write_bytes(committed.read_bytes())
-    args = ["--repeats", "20", "--train-short-views", "--resume", "--output", str(tmp_path)]
+    args = ["--repeats", "20", "--resume", "--output", str(tmp_path)]
     config = config_from_args(build_parser().parse_args(args))
-    done, seconds = load_done(tmp_path, config)
+    done, seconds, rescore = load_done(tmp_path, config)
+    assert rescore == ()
     report = json.loads(committed.read_text())
     assert sorted(done) == [row["seed"] for row in report["splits"]] and len(done) >= 3
     assert seconds == report["total_seconds"] > 0
