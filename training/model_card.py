@@ -103,21 +103,22 @@ def render_model_card(report: dict[str, Any]) -> str:
             )
     hybrid = report.get("hybrid")
     if hybrid:
+        long_branch = hybrid.get("long_branch")
+        whole = (
+            "; whole articles (the last bucket) read by a second branch fitted on whole "
+            "training articles only, at the recipe's constant transformer weight "
+            f"{long_branch['transformer_weight']}"
+            if long_branch
+            else ""
+        )
         lines += [
             "",
             "The model is a hybrid: the fine-tuned transformer's probabilities fused "
             "log-linearly with a TF-IDF + logistic-regression branch that reads every word "
             f"(`lexical.json`, `lexical.npz`), transformer weight {hybrid['transformer_weights']} "
             f"for inputs of up to {hybrid['buckets_max_words']} words and longer, chosen on the "
-            "validation split. The figures above are the fused model's, as served.",
+            f"validation split{whole}. The figures above are the fused model's, as served.",
         ]
-        if hybrid.get("long_branch"):
-            lines[-1] = lines[-1].replace(
-                " chosen on the validation split.",
-                " chosen on the validation split; whole articles (the last bucket) read by a "
-                "second branch fitted on whole training articles only, at the recipe's constant "
-                f"transformer weight {hybrid['long_branch']['transformer_weight']}.",
-            )
     n_test = sizes.get("test")
     lines += [
         "",
