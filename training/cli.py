@@ -43,7 +43,7 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
-def _threshold(text: str) -> float | None:
+def _number_or_none(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
     try:
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=S)
     d.add_argument(
         "--near-duplicate-threshold",
-        type=_threshold,
+        type=_number_or_none,
         default=S,
         metavar="COSINE",
         help="bodies at least this similar (TF-IDF cosine) stay on one side of the split "
@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-short-views",
         action=argparse.BooleanOptionalAction,
         default=S,
-        help="also fine-tune on each training article's headline and headline + first sentence",
+        help="also fine-tune on each training article's headline and headline + first sentence "
+        "(default: on)",
     )
     t.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=S)
     t.add_argument("--num-threads", type=int, default=S)
@@ -134,10 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--long-branch-weight",
-        type=float,
+        type=_number_or_none,
         default=S,
         help="whole articles: fuse with a branch fitted on whole articles at this transformer "
-        "weight (0.15: chosen on pooled validation; default: the weight chosen per split)",
+        "weight (default 0.15, chosen on pooled validation; none: the all-views branch at the "
+        "weight chosen on each split's validation articles)",
     )
     e = p.add_argument_group("evaluation")
     e.add_argument(

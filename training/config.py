@@ -67,7 +67,7 @@ class TrainConfig(BaseModel):
     group_by_length: bool = True
     # also fine-tune on each training article's headline and headline + first sentence
     # (training.views): the served model meets such short texts in a news stream
-    train_short_views: bool = False
+    train_short_views: bool = True
     freeze_embeddings: bool = False  # no optimizer updates for the token embedding matrix
     num_threads: int | None = None  # torch.set_num_threads; None leaves torch's default
     resume: bool = False
@@ -81,7 +81,7 @@ class TrainConfig(BaseModel):
     # weight; None: the all-views branch at the weight chosen on the split's validation
     # articles. 0.15 is the choice on the validation articles of repeated splits pooled
     # (scripts/studies/fusion_from_splits.py, docs/training-results.md)
-    long_branch_weight: float | None = None
+    long_branch_weight: float | None = 0.15
     # calibration (newsclf.calibration): the review threshold is the lowest calibrated confidence
     # at which validation articles reach this accuracy (calibration.json): counted from their
     # labels ("empirical") or expected from their calibrated confidences ("expected"); and it

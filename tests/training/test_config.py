@@ -111,9 +111,11 @@ def test_evaluation_flags():
     args = build_parser().parse_args(["--review-min-confidence", "0.8"])
     assert config_from_args(args).review_min_confidence == 0.8
     assert TrainConfig().review_min_confidence == 0.9
-    args = build_parser().parse_args(["--long-branch-weight", "0.15"])
-    assert config_from_args(args).long_branch_weight == 0.15
-    assert TrainConfig().long_branch_weight is None
+    args = build_parser().parse_args(["--long-branch-weight", "0.3"])
+    assert config_from_args(args).long_branch_weight == 0.3
+    args = build_parser().parse_args(["--long-branch-weight", "none"])
+    assert config_from_args(args).long_branch_weight is None  # the per-split weight
+    assert TrainConfig().long_branch_weight == 0.15  # the default recipe's
     with pytest.raises(TrainingError, match="long_branch_weight must be in"):
         TrainConfig(long_branch_weight=1.5)
     bad_values = ({"max_review_share": 1.5}, {"threshold_rule": "median"})
@@ -138,7 +140,8 @@ def test_split_and_augmentation_flags_reach_the_config():
     def config(*argv: str) -> TrainConfig:
         return config_from_args(build_parser().parse_args(list(argv)))
 
-    assert config().near_duplicate_threshold == 0.9 and not config().train_short_views
+    assert config().near_duplicate_threshold == 0.9 and config().train_short_views
+    assert not config("--no-train-short-views").train_short_views
     assert config("--near-duplicate-threshold", "none").near_duplicate_threshold is None
     assert config("--near-duplicate-threshold", "0.8").near_duplicate_threshold == 0.8
     assert config("--train-short-views").train_short_views

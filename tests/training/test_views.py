@@ -60,19 +60,22 @@ def test_training_on_short_views_adds_each_training_articles_headline_and_lead()
     )
     held_out = {data.dataset.title_of(i) for i in data.split.val + data.split.test}
     assert not held_out & set(texts[n : 2 * n])  # only training articles lend their views
-    assert training_examples(TrainConfig(limit=60), data) == (articles, labels)
+    assert training_examples(TrainConfig(limit=60, train_short_views=False), data) == (
+        articles,
+        labels,
+    )
 
 
-def test_training_on_short_views_needs_headlines(tmp_path):
-    import pytest
-
+def test_data_without_headlines_trains_on_its_articles_alone_and_says_so(tmp_path, caplog):
     from training.config import TrainConfig
-    from training.errors import TrainingError
     from training.pipeline import prepare_data, training_examples
 
     path = tmp_path / "news.csv"
     rows = "".join(f"article number {i} about {'ab'[i % 2]},{'ab'[i % 2]}\n" for i in range(20))
     path.write_text("text,label\n" + rows, encoding="utf-8")
-    config = TrainConfig(data=str(path), train_short_views=True)
-    with pytest.raises(TrainingError, match="needs a headline"):
-        training_examples(config, prepare_data(config))
+    config = TrainConfig(data=str(path))
+    assert config.train_short_views  # the default recipe, on data that cannot follow it
+    data = prepare_data(config)
+    with caplog.at_level("WARNING", logger="training.pipeline"):
+        assert training_examples(config, data) == data.part("train")
+    assert "train.short_views_skipped" in caplog.text

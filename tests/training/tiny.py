@@ -12,4 +12,7 @@ TINY: dict = {
     "learning_rate": 1e-3,
     "freeze_embeddings": True,
     "baseline": False,
+    # the articles alone: three times fewer examples to fine-tune on (the default's short views
+    # are trained end to end in tests/training/test_hybrid.py and test_views.py)
+    "train_short_views": False,
 }
