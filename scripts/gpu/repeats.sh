@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The repeated-split measurement on a lent GPU machine, in one call (scripts/gpu/README.md).
 # Usage there: scripts/gpu/repeats.sh PARTS_DIR [K (20)]
-# 1. the short-view recipe, resumed from docs/repeated_splits.json (the splits already measured
-#    are kept; only the missing seeds are trained);
-# 2. the current default recipe beside it, with whatever time the call has left.
+# The default recipe, resumed from docs/repeated_splits.json and its scores (the splits already
+# measured are kept; only the missing seeds, up to K, are trained).
 # Every report is written under $OUT as it grows (one row per finished split), so a call cut off
 # at its limit still brings back the splits it finished; `--resume` continues them later.
 set -uo pipefail
@@ -42,5 +41,4 @@ run_recipe() {   # NAME SEED_FILE FLAGS...
   rm -rf "$out/$name/.trainer"   # what a split cut off by the timeout left behind
   grep -E "repeated.split_done|repeated.done|error" "$out/$name.log" | tail -25
 }
-run_recipe short-views "${NEWSCLF_GPU_SHORT_SEED-docs/repeated_splits.json}" --train-short-views
-run_recipe default "" 
+run_recipe default "${NEWSCLF_GPU_SEED-docs/repeated_splits.json}"
